@@ -1,0 +1,97 @@
+"""Command-line helpers shared by the scripts: one-line errors, typed flags, device selection."""
+import argparse
+import json
+import os
+import sys
+
+import ganlib.compat  # noqa: F401
+
+import chainer
+
+
+class CleanExit(Exception):
+    """Raised for bad user input; the scripts print it as one line and exit with status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are a single line: ``prog: error: message``."""
+
+    def error(self, message):
+        self.exit(2, '{}: error: {}\n'.format(self.prog, message))
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected a positive integer, got {!r}'.format(text))
+    if value <= 0:
+        raise argparse.ArgumentTypeError('expected a positive integer, got {}'.format(value))
+    return value
+
+
+def nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected an integer >= 0, got {!r}'.format(text))
+    if value < 0:
+        raise argparse.ArgumentTypeError('expected an integer >= 0, got {}'.format(value))
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected a positive number, got {!r}'.format(text))
+    if not value > 0:
+        raise argparse.ArgumentTypeError('expected a positive number, got {}'.format(value))
+    return value
+
+
+def int_list(text):
+    """'128,128' → (128, 128): layer widths."""
+    try:
+        values = tuple(int(v) for v in str(text).split(',') if v.strip())
+    except ValueError:
+        values = ()
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError('expected comma-separated positive integers, got {!r}'.format(text))
+    return values
+
+
+def get_device(spec):
+    """``cpu``/``-1``/``@numpy`` or ``@cupy:N``/``N`` → a Chainer device (current), or CleanExit."""
+    text = str(spec).strip()
+    if text in ('cpu', '-1', ''):
+        text = '@numpy'
+    elif text.isdigit():
+        text = '@cupy:' + text
+    try:
+        device = chainer.get_device(text)
+        device.use()
+    except Exception as e:  # cupy missing, no GPU, malformed spec
+        raise CleanExit('cannot use device {!r}: {}'.format(spec, str(e).splitlines()[0] if str(e) else
+                                                             type(e).__name__))
+    return device
+
+
+def save_json(path, obj):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write('\n')
+
+
+def run_main(main, argv=None):
+    """Run ``main(argv)``; a CleanExit or a ValueError from building the run becomes one line on stderr."""
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'script'
+    try:
+        return main(argv)
+    except CleanExit as e:
+        sys.stderr.write('{}: error: {}\n'.format(prog, e))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write('{}: interrupted\n'.format(prog))
+        sys.exit(130)

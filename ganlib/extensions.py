@@ -1,0 +1,73 @@
+"""Trainer extensions: mode metrics during training and generator samples saved for the KDE figures."""
+import os
+
+import ganlib.compat  # noqa: F401
+
+import chainer
+import numpy
+from chainer import training
+
+from ganlib.metrics import mode_metrics
+
+
+def generate(gen, n, rng, batch_size=2500):
+    """n generator samples as a float CPU array (test mode, no graph), latents drawn from ``rng``."""
+    out = []
+    with chainer.no_backprop_mode(), chainer.using_config('train', False):
+        for start in range(0, n, batch_size):
+            z = gen.make_hidden(min(batch_size, n - start), rng)
+            out.append(chainer.backend.CpuDevice().send(gen(z).array))
+    return numpy.concatenate(out).astype(numpy.float64)
+
+
+class MixtureEvaluator(training.Extension):
+    """Report modes captured, high-quality fraction and reverse KL (``ganlib.metrics``) of
+    ``n_samples`` generator samples drawn from a fixed latent seed, as ``eval/modes``, ``eval/hq``,
+    ``eval/rev_kl`` (LogReport puts them in the JSON log)."""
+    trigger = 1, 'epoch'
+    priority = training.PRIORITY_WRITER
+
+    def __init__(self, gen, mixture, n_samples=2500, seed=0):
+        self.gen = gen
+        self.mixture = mixture
+        self.n_samples = n_samples
+        self.seed = seed
+        self.last = None
+
+    def evaluate(self):
+        samples = generate(self.gen, self.n_samples, numpy.random.RandomState(self.seed))
+        self.last = mode_metrics(samples, self.mixture.means, self.mixture.std)
+        return self.last
+
+    def __call__(self, trainer):
+        m = self.evaluate()
+        chainer.report({'eval/modes': m['modes'], 'eval/hq': m['hq'], 'eval/rev_kl': m['rev_kl']})
+
+
+class SampleSaver(training.Extension):
+    """Save ``n`` generator samples (fixed latent seed) as ``<out>/samples/epoch_XXXX.npy`` at the
+    trigger and once before training (epoch 0).  Files, not extension state: a resumed run keeps them."""
+    priority = training.PRIORITY_READER
+
+    def __init__(self, gen, out_dir, n=10000, seed=0):
+        self.gen = gen
+        self.dir = os.path.join(out_dir, 'samples')
+        self.n = n
+        self.seed = seed
+
+    def save(self, epoch):
+        os.makedirs(self.dir, exist_ok=True)
+        samples = generate(self.gen, self.n, numpy.random.RandomState(self.seed)).astype(numpy.float32)
+        numpy.save(os.path.join(self.dir, 'epoch_{:04d}.npy'.format(epoch)), samples)
+
+    def initialize(self, trainer):
+        if trainer.updater.iteration == 0:
+            self.save(0)
+
+    def __call__(self, trainer):
+        self.save(trainer.updater.epoch)
+
+
+def sample_epochs(n_epochs, every=5):
+    """The posts' figure schedule: epochs 1 and every ``every`` (epoch 0 is saved before training)."""
+    return sorted({1, n_epochs} | set(range(every, n_epochs + 1, every)) - {0})

@@ -1,0 +1,82 @@
+"""Adversarial losses, all in one place.  D outputs raw scores (logits) y; every loss is a batch mean.
+
+Each loss object has ``d_loss(y_real, y_fake)`` and ``g_loss(y_fake)``; ``get_loss(name)`` builds one.
+"""
+import ganlib.compat  # noqa: F401
+
+import chainer.functions as F
+
+
+class StandardGANLoss(object):
+    """Goodfellow et al. 2014, Eq. 1, with the non-saturating generator loss (§3).
+
+    L_D = −E[log σ(y_real)] − E[log(1 − σ(y_fake))] = E[softplus(−y_real)] + E[softplus(y_fake)]
+    L_G = −E[log σ(y_fake)] = E[softplus(−y_fake)]   (binary cross-entropy via softplus, as the posts)
+    """
+    name = 'gan'
+
+    def d_loss(self, y_real, y_fake):
+        return F.mean(F.softplus(-y_real)) + F.mean(F.softplus(y_fake))
+
+    def g_loss(self, y_fake):
+        return F.mean(F.softplus(-y_fake))
+
+    def __repr__(self):
+        return 'StandardGANLoss()'
+
+
+class LSGANLoss(object):
+    """Mao et al. 2017, "Least Squares GANs", Eq. 2.
+
+    L_D = ½ E[(D(x) − b)²] + ½ E[(D(G(z)) − a)²],   L_G = ½ E[(D(G(z)) − c)²]
+    with a, b, c = 0, 1, 1 (the LSGAN post) or −1, 1, 0 (Eq. 8, the Pearson χ² choice).
+    D(x) is the raw (linear) output.
+    """
+    name = 'lsgan'
+
+    def __init__(self, a=0.0, b=1.0, c=1.0):
+        self.a, self.b, self.c = float(a), float(b), float(c)
+
+    def d_loss(self, y_real, y_fake):
+        return 0.5 * F.mean((y_real - self.b) ** 2) + 0.5 * F.mean((y_fake - self.a) ** 2)
+
+    def g_loss(self, y_fake):
+        return 0.5 * F.mean((y_fake - self.c) ** 2)
+
+    def __repr__(self):
+        return 'LSGANLoss(a={}, b={}, c={})'.format(self.a, self.b, self.c)
+
+
+def feature_matching_loss(h_real, h_fake):
+    """Salimans et al. 2016, §3.1: ‖E_x f(x) − E_z f(G(z))‖²₂ on D's last hidden layer f.
+
+    The batch means of the real features are treated as constants (no gradient reaches D).
+    """
+    mean_real = F.mean(h_real, axis=0)
+    mean_real = mean_real.array if hasattr(mean_real, 'array') else mean_real
+    return F.sum((mean_real - F.mean(h_fake, axis=0)) ** 2)
+
+
+LOSSES = ('gan', 'lsgan')
+
+
+def parse_abc(text):
+    """'0,1,1' → (0.0, 1.0, 1.0); raises ValueError with a clear message."""
+    parts = str(text).split(',')
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise ValueError('LSGAN a,b,c must be three comma-separated numbers, got {!r}'.format(text))
+    return values
+
+
+def get_loss(name, lsgan_abc=(0.0, 1.0, 1.0)):
+    """Build the loss called ``name`` (one of ``LOSSES``)."""
+    if name == 'gan':
+        return StandardGANLoss()
+    if name == 'lsgan':
+        a, b, c = lsgan_abc
+        return LSGANLoss(a, b, c)
+    raise ValueError('unknown loss {!r} (choose {})'.format(name, ', '.join(LOSSES)))

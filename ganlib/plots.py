@@ -1,0 +1,81 @@
+"""Figures: scatter + shaded bivariate KDE of generated 2-D points, one row per run (the unrolled post's
+GAN vs unrolled-GAN figure)."""
+import glob
+import os
+import re
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy  # noqa: E402
+from scipy import stats  # noqa: E402
+
+
+def load_sample_history(run_dir):
+    """[(epoch, samples)] from ``<run_dir>/samples/epoch_XXXX.npy``, sorted by epoch."""
+    out = []
+    for path in glob.glob(os.path.join(run_dir, 'samples', 'epoch_*.npy')):
+        epoch = int(re.search(r'epoch_(\d+)\.npy$', path).group(1))
+        out.append((epoch, numpy.load(path)))
+    return sorted(out, key=lambda t: t[0])
+
+
+def kde_panel(ax, samples, extent, means=None, kde_points=2000, grid_size=100, seed=0):
+    """Shaded Gaussian KDE (scipy.stats.gaussian_kde on a subsample) with the samples scattered on top."""
+    samples = numpy.asarray(samples, dtype=numpy.float64)
+    samples = samples[numpy.all(numpy.isfinite(samples), axis=1)]
+    inside = samples[numpy.all(numpy.abs(samples) <= extent, axis=1)]
+    if len(inside) > kde_points:
+        inside = inside[numpy.random.RandomState(seed).choice(len(inside), kde_points, replace=False)]
+    g = numpy.linspace(-extent, extent, grid_size)
+    xx, yy = numpy.meshgrid(g, g)
+    if len(inside) >= 3:
+        try:
+            density = stats.gaussian_kde(inside.T)(numpy.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+            levels = numpy.linspace(density.max() * 0.02, density.max(), 15)
+            ax.contourf(xx, yy, density, levels=levels, cmap='Greens', extend='neither')
+        except (numpy.linalg.LinAlgError, ValueError):  # all points (nearly) identical: singular covariance
+            pass
+    ax.scatter(samples[:, 0], samples[:, 1], s=0.2, c='navy', alpha=0.15, linewidths=0)
+    if means is not None:
+        ax.scatter(means[:, 0], means[:, 1], s=12, c='r', marker='x', linewidths=0.8)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect('equal')
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_kde_rows(rows, path, extent=4.0, means=None, panel_size=1.8):
+    """``rows``: [(row label, [(panel title, samples), ...]), ...] → one PNG, a row per run."""
+    if not rows or not any(panels for _, panels in rows):
+        raise ValueError('nothing to plot: no samples')
+    n_cols = max(len(panels) for _, panels in rows)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(panel_size * n_cols + 0.8, panel_size * len(rows)),
+                             squeeze=False)
+    for r, (label, panels) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            if c >= len(panels):
+                ax.axis('off')
+                continue
+            title, samples = panels[c]
+            kde_panel(ax, samples, extent, means)
+            if r == 0 or len(set(len(p) for _, p in rows)) > 1:
+                ax.set_title(title, fontsize=8)
+        axes[r][0].set_ylabel(label, fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def pick_epochs(epochs, max_panels=8):
+    """At most ``max_panels`` epochs, evenly spread, always keeping the first and the last."""
+    epochs = sorted(epochs)
+    if len(epochs) <= max_panels:
+        return epochs
+    idx = numpy.unique(numpy.linspace(0, len(epochs) - 1, max_panels).round().astype(int))
+    return [epochs[i] for i in idx]

@@ -1,0 +1,159 @@
+"""GAN update rules as ``StandardUpdater`` subclasses."""
+import ganlib.compat  # noqa: F401
+
+import chainer
+import numpy
+from chainer import reporter, training
+
+from ganlib.losses import feature_matching_loss
+from ganlib.serialization import serialize_random_state
+from ganlib.unrolled import WeightCache, substituted_params, unroll_discriminator
+
+UNROLL_MODES = ('first-order', 'second-order')
+
+
+class GANUpdater(training.updaters.StandardUpdater):
+    """Alternating GAN update, optionally unrolled (Metz et al. 2017) and with feature matching.
+
+    One call of ``update()`` (one iteration) is:
+
+    1. for k = 1..max(K, 1): one D optimizer step on a fresh real batch and a fresh, detached fake batch;
+       with K ≥ 2 (first order) θ_D (and the optimizer state) is cached after the first step;
+    2. one G optimizer step against the current θ_D^(K) — the adversarial loss ``loss.g_loss`` or, with
+       ``feature_matching``, Salimans et al.'s ‖E f(x) − E f(G(z))‖² on D's last hidden layer;
+    3. with K ≥ 2, θ_D ← θ_D^(1): the discriminator ends after its first step (Metz et al. §2.2).
+
+    K = 0 and K = 1 are the plain GAN.  ``unroll_mode='second-order'`` back-propagates G's gradient
+    through the K steps (Eq. 12) instead of caching/restoring.  ``restore_optimizer_state=False``
+    caches parameters only, as the posts' original code did.
+
+    ``iterations_per_epoch`` (optional) makes ``epoch`` count generator iterations (500 in the posts)
+    whatever K is; without it an epoch is one pass of the iterator.
+    """
+
+    def __init__(self, iterator, gen_optimizer, dis_optimizer, loss, unroll_k=0,
+                 unroll_mode='first-order', restore_optimizer_state=True, feature_matching=False,
+                 seed=0, iterations_per_epoch=None, converter=None, device=None):
+        if int(unroll_k) != unroll_k or unroll_k < 0:
+            raise ValueError('unroll K must be an integer >= 0, got {}'.format(unroll_k))
+        if unroll_mode not in UNROLL_MODES:
+            raise ValueError('unknown unroll mode {!r} (choose {})'.format(unroll_mode, ', '.join(UNROLL_MODES)))
+        kw = {'device': device}
+        if converter is not None:
+            kw['converter'] = converter
+        super().__init__(iterator, {'gen': gen_optimizer, 'dis': dis_optimizer}, **kw)
+        self.loss = loss
+        self.unroll_k = int(unroll_k)
+        self.unroll_mode = unroll_mode
+        self.feature_matching = feature_matching
+        self.iterations_per_epoch = iterations_per_epoch
+        self.rng = numpy.random.RandomState(seed)
+        self.cache = WeightCache(dis_optimizer.target, dis_optimizer,
+                                 include_optimizer=restore_optimizer_state,
+                                 include_persistents=restore_optimizer_state)
+
+    # -- epochs counted in generator iterations (optional) ------------------------------------------
+    @property
+    def epoch(self):
+        if self.iterations_per_epoch:
+            return self.iteration // self.iterations_per_epoch
+        return super().epoch
+
+    @property
+    def epoch_detail(self):
+        if self.iterations_per_epoch:
+            return self.iteration / self.iterations_per_epoch
+        return super().epoch_detail
+
+    @property
+    def previous_epoch_detail(self):
+        if self.iterations_per_epoch:
+            return (self.iteration - 1) / self.iterations_per_epoch if self.iteration > 0 else None
+        return super().previous_epoch_detail
+
+    @property
+    def is_new_epoch(self):
+        if self.iterations_per_epoch:
+            return self.iteration % self.iterations_per_epoch == 0
+        return super().is_new_epoch
+
+    # -- pieces ------------------------------------------------------------------------------------
+    def next_real(self):
+        batch = self.get_iterator('main').next()
+        return self.converter(batch, self.device)
+
+    def sample_z(self, n):
+        return self.get_optimizer('gen').target.make_hidden(n, self.rng)
+
+    def d_loss(self, dis, x_real, x_fake):
+        return self.loss.d_loss(dis(x_real), dis(x_fake))
+
+    def g_loss(self, dis, x_fake, x_real):
+        if self.feature_matching:
+            _, h_real = dis(x_real, return_features=True)
+            _, h_fake = dis(x_fake, return_features=True)
+            return feature_matching_loss(h_real, h_fake)
+        return self.loss.g_loss(dis(x_fake))
+
+    def discriminator_step(self):
+        gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
+        x_real = self.next_real()
+        with chainer.no_backprop_mode():
+            x_fake = gen_opt.target(self.sample_z(len(x_real)))
+        loss = self.d_loss(dis_opt.target, x_real, x_fake)
+        dis_opt.target.cleargrads()
+        loss.backward()
+        dis_opt.update()
+        return loss, x_real
+
+    # -- the update --------------------------------------------------------------------------------
+    def update_core(self):
+        if self.unroll_k >= 2 and self.unroll_mode == 'second-order':
+            return self._update_second_order()
+        gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
+        gen, dis = gen_opt.target, dis_opt.target
+        unrolled = self.unroll_k >= 2
+        for k in range(max(self.unroll_k, 1)):
+            loss, x_real = self.discriminator_step()
+            if k == 0:
+                reporter.report({'loss': loss}, dis)
+                if unrolled:
+                    self.cache.save()  # θ_D^(1)
+        x_fake = gen(self.sample_z(len(x_real)))
+        g_loss = self.g_loss(dis, x_fake, x_real)
+        gen.cleargrads()
+        g_loss.backward()
+        gen_opt.update()
+        dis.cleargrads()
+        if unrolled:
+            self.cache.restore()  # θ_D ← θ_D^(1)
+        reporter.report({'loss': g_loss}, gen)
+
+    def _update_second_order(self):
+        gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
+        gen, dis = gen_opt.target, dis_opt.target
+        batches = []
+        for _ in range(self.unroll_k):
+            x_real = self.next_real()
+            batches.append((x_real, gen(self.sample_z(len(x_real)))))
+        with chainer.no_backprop_mode():
+            first_loss = self.d_loss(dis, batches[0][0], batches[0][1].array)
+        params_k, first_grads = unroll_discriminator(dis, dis_opt, self.d_loss, batches)
+        x_fake = gen(self.sample_z(len(x_real)))
+        with substituted_params(dis, params_k):
+            g_loss = self.g_loss(dis, x_fake, x_real)
+        gen.cleargrads()
+        g_loss.backward()
+        gen_opt.update()
+        # D's own update: the ordinary optimizer step with the first unrolled step's gradient → θ_D^(1).
+        dis.cleargrads()
+        for path, p in dis.namedparams():
+            p.grad = first_grads[path]
+        dis_opt.update()
+        dis.cleargrads()
+        reporter.report({'loss': first_loss}, dis)
+        reporter.report({'loss': g_loss}, gen)
+
+    def serialize(self, serializer):
+        super().serialize(serializer)
+        serialize_random_state(serializer['z_rng'], self.rng)

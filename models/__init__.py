@@ -1,0 +1,5 @@
+"""Shared Chainer links and networks."""
+import ganlib.compat  # noqa: F401  (must precede chainer)
+
+from models.minibatch_discrimination import MinibatchDiscrimination  # noqa: F401
+from models.mlp import MLPDiscriminator, MLPGenerator  # noqa: F401

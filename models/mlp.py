@@ -1,0 +1,105 @@
+"""Fully connected generator and discriminator for 2-D mixture-of-Gaussians data.
+
+Unrolled post: G z → 128 ReLU → 128 ReLU → 2; D 2 → 128 ReLU → 1 (inputs divided by 2),
+HeNormal(0.8).  LSGAN post: D 2 → 128 LeakyReLU(0.2) → 128 LeakyReLU(0.2) → 1, Normal(0.01).
+"""
+import ganlib.compat  # noqa: F401
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy
+
+from models.initializers import make_initializer
+from models.minibatch_discrimination import MinibatchDiscrimination
+
+ACTIVATIONS = {
+    'relu': F.relu,
+    'leaky_relu': lambda h: F.leaky_relu(h, slope=0.2),
+    'tanh': F.tanh,
+    'softplus': F.softplus,
+}
+
+
+def _activation(name):
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError('unknown activation {!r} (choose {})'.format(name, ', '.join(sorted(ACTIVATIONS))))
+
+
+def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32):
+    """Latent batch: ``normal`` N(0, I) or ``uniform`` U[−1, 1]^z_dim, drawn from ``rng`` on the CPU."""
+    if distribution == 'normal':
+        z = rng.standard_normal((n, z_dim))
+    elif distribution == 'uniform':
+        z = rng.uniform(-1.0, 1.0, (n, z_dim))
+    else:
+        raise ValueError('unknown z distribution {!r} (choose normal, uniform)'.format(distribution))
+    return xp.asarray(z.astype(dtype))
+
+
+class MLPGenerator(chainer.Chain):
+    """G: z → [Linear → act] × len(hidden) → Linear(out_dim)."""
+
+    def __init__(self, z_dim=256, hidden=(128, 128), out_dim=2, activation='relu',
+                 init='he:0.8', z_distribution='normal', rng=None):
+        super().__init__()
+        if z_dim <= 0:
+            raise ValueError('z_dim must be positive, got {}'.format(z_dim))
+        self.z_dim = z_dim
+        self.z_distribution = z_distribution
+        self.act = _activation(activation)
+        sizes = [z_dim] + list(hidden)
+        with self.init_scope():
+            self.hidden = chainer.ChainList(*[
+                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
+            self.out = L.Linear(sizes[-1], out_dim, initialW=make_initializer(init, rng))
+
+    def make_hidden(self, n, rng):
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp)
+
+    def forward(self, z):
+        h = z
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        return self.out(h)
+
+
+class MLPDiscriminator(chainer.Chain):
+    """D: x / input_scale → [Linear → act] × len(hidden) → (minibatch discrimination) → Linear(1).
+
+    ``forward`` returns the logits y ∈ R^N; ``forward(x, return_features=True)`` also returns the
+    last hidden layer (before minibatch discrimination), the features matched by feature matching.
+    ``minibatch_discrimination``: ``None`` or ``(B, C)`` (Salimans et al. §3.2).
+    """
+
+    def __init__(self, in_dim=2, hidden=(128,), activation='relu', init='he:0.8',
+                 input_scale=1.0, minibatch_discrimination=None, rng=None):
+        super().__init__()
+        if input_scale <= 0:
+            raise ValueError('input_scale must be positive')
+        self.input_scale = float(input_scale)
+        self.act = _activation(activation)
+        sizes = [in_dim] + list(hidden)
+        with self.init_scope():
+            self.hidden = chainer.ChainList(*[
+                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
+            width = sizes[-1]
+            if minibatch_discrimination:
+                b, c = minibatch_discrimination
+                self.md = MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng))
+                width += b
+            else:
+                self.md = None
+            self.out = L.Linear(width, 1, initialW=make_initializer(init, rng))
+
+    def forward(self, x, return_features=False):
+        h = x / self.input_scale if self.input_scale != 1.0 else x
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        features = h
+        if self.md is not None:
+            h = self.md(h)
+        y = F.reshape(self.out(h), (-1,))
+        return (y, features) if return_features else y

@@ -1,0 +1,62 @@
+"""The compatibility shim, the figure helpers and plot_mog.py."""
+import os
+import subprocess
+import sys
+
+import chainer.functions as F
+import numpy
+import pytest
+
+import plot_mog
+from ganlib import compat
+from ganlib.extensions import sample_epochs
+from ganlib.plots import pick_epochs, plot_kde_rows
+from tests.conftest import ROOT
+
+
+def test_chainer_imports_and_resize_images_works():
+    y = F.resize_images(numpy.ones((1, 1, 4, 4), numpy.float32), (8, 8))
+    assert y.shape == (1, 1, 8, 8)
+    assert 'sctypes' in dir(numpy) or hasattr(numpy, 'sctypes')
+    assert isinstance(compat.apply(), list)
+
+
+def test_stand_ins_do_not_leak_into_sys_modules():
+    code = ('import sys, ganlib.compat, chainer; '
+            'm = sys.modules.get("pkg_resources"); '
+            'print(type(getattr(m, "require", None)).__name__ if m else "absent", '
+            '"numpy.distutils" in sys.modules and not hasattr(sys.modules["numpy.distutils"], "__file__"))')
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, stdout=subprocess.PIPE, text=True).stdout.split()
+    assert out[1] == 'False'  # no stub numpy.distutils left behind
+
+
+def test_kde_figure_rows(tmp_path):
+    rng = numpy.random.RandomState(0)
+    rows = [('a', [('e0', rng.randn(500, 2)), ('e1', rng.randn(500, 2) * 0.1)]),
+            ('b', [('e0', numpy.zeros((50, 2)))])]  # degenerate KDE must not crash
+    path = plot_kde_rows(rows, str(tmp_path / 'f.png'), extent=4.0, means=numpy.zeros((1, 2)))
+    assert os.path.getsize(path) > 1000
+    with pytest.raises(ValueError):
+        plot_kde_rows([], str(tmp_path / 'g.png'))
+
+
+def test_epoch_schedules():
+    assert sample_epochs(20, 5) == [1, 5, 10, 15, 20]
+    assert sample_epochs(3, 5) == [1, 3]
+    assert pick_epochs(list(range(41)), 8)[0] == 0 and pick_epochs(list(range(41)), 8)[-1] == 40
+    assert len(pick_epochs(list(range(41)), 8)) == 8
+
+
+def test_plot_mog_combines_runs_and_rejects_empty_dirs(tmp_path, capsys):
+    for name in ('r1', 'r2'):
+        os.makedirs(str(tmp_path / name / 'samples'))
+        for e in (0, 1):
+            numpy.save(str(tmp_path / name / 'samples' / 'epoch_{:04d}.npy'.format(e)),
+                       numpy.random.RandomState(e).randn(100, 2).astype(numpy.float32))
+    out = str(tmp_path / 'cmp.png')
+    plot_mog.main([str(tmp_path / 'r1'), str(tmp_path / 'r2'), '--labels', 'x', 'y', '-o', out])
+    assert os.path.isfile(out)
+    os.makedirs(str(tmp_path / 'empty'))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'plot_mog.py'), str(tmp_path / 'empty')],
+                          stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and 'no samples' in proc.stderr

@@ -1,0 +1,64 @@
+"""Minibatch discrimination vs a numpy reference of Salimans et al. 2016 §3.2, and its gradients."""
+import chainer
+import numpy
+import pytest
+from chainer import gradient_check
+
+from models import MinibatchDiscrimination, MLPDiscriminator
+
+
+def reference(f, W, b, B, C, exclude_self=True):
+    """o(x_i)_b = Σ_j exp(−Σ_c |M_ibc − M_jbc|), M = reshape(f W^T + b, (N, B, C)), written as loops."""
+    M = (f @ W.T + b).reshape(len(f), B, C)
+    o = numpy.zeros((len(f), B))
+    for i in range(len(f)):
+        for j in range(len(f)):
+            if exclude_self and i == j:
+                continue
+            for k in range(B):
+                o[i, k] += numpy.exp(-numpy.abs(M[i, k] - M[j, k]).sum())
+    return numpy.concatenate([f, o], axis=1)
+
+
+@pytest.mark.parametrize('exclude_self', [True, False])
+def test_forward_matches_numpy_reference(exclude_self):
+    rng = numpy.random.RandomState(0)
+    f = rng.randn(6, 4)
+    link = MinibatchDiscrimination(4, n_kernels=3, kernel_dim=2, exclude_self=exclude_self)
+    link.T.W.array[...] = rng.randn(6, 4) * 0.3
+    link.T.b.array[...] = rng.randn(6) * 0.1
+    y = link(f.astype(numpy.float32)).array
+    assert y.shape == (6, 4 + 3)
+    expected = reference(f, link.T.W.array.astype(numpy.float64), link.T.b.array.astype(numpy.float64), 3, 2,
+                         exclude_self)
+    numpy.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_identical_rows_give_batch_size_minus_one():
+    f = numpy.ones((5, 3), numpy.float32)
+    y = MinibatchDiscrimination(3, 4, 2)(f).array
+    numpy.testing.assert_allclose(y[:, 3:], 4.0, rtol=1e-6)  # exp(0) for each of the 4 other rows
+
+
+def test_gradient_check():
+    rng = numpy.random.RandomState(1)
+    with chainer.using_config('dtype', numpy.float64):
+        link = MinibatchDiscrimination(3, 2, 2, initialW=chainer.initializers.Normal(0.5, rng=rng))
+    # rows far apart and distinct, so no |·| is evaluated near its kink except the self pair
+    f = rng.randn(4, 3)
+    gy = rng.randn(4, 5)
+    gradient_check.check_backward(link, f, gy, params=(link.T.W, link.T.b), eps=1e-6, atol=1e-5, rtol=1e-4,
+                                  dtype=numpy.float64)
+
+
+def test_discriminator_with_minibatch_discrimination():
+    dis = MLPDiscriminator(2, (8,), minibatch_discrimination=(5, 3), rng=numpy.random.RandomState(0))
+    x = numpy.random.RandomState(2).randn(7, 2).astype(numpy.float32)
+    y, h = dis(x, return_features=True)
+    assert y.shape == (7,) and h.shape == (7, 8)
+    assert dis.md is not None and dis.out.W.shape == (1, 8 + 5)
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError):
+        MinibatchDiscrimination(3, 0, 2)

@@ -1,0 +1,192 @@
+#!/usr/bin/env python
+"""Mixture-of-Gaussians GAN experiment (the Unrolled-GAN and LSGAN posts).
+
+Trains an MLP GAN on a ring / double ring / grid of 2-D Gaussians and writes, under --out:
+  log            Chainer LogReport JSON (losses and mode metrics every epoch)
+  metrics.json   final modes captured, high-quality %, reverse KL, wall time, the full config
+  kde.png        scatter + KDE of 10,000 samples at epochs 0, 1, 5, 10, ... (one row)
+  loss.png, modes.png   PlotReport curves
+  samples/       the plotted samples (.npy) — plot_mog.py puts several runs in one figure
+  snapshot_iter_N         trainer snapshots for --resume
+
+Example: the post's comparison, plain GAN (K=0) vs unrolled (K=5), z=256:
+  python train_mog.py --unroll 0 --out result/mog_k0 && python train_mog.py --unroll 5 --out result/mog_k5
+  python plot_mog.py result/mog_k0 result/mog_k5 -o result/mog_compare.png
+"""
+import os
+import sys
+import time
+
+import ganlib.compat  # noqa: F401  (before chainer)
+
+import chainer
+import numpy
+from chainer import training
+from chainer.training import extensions
+
+from ganlib import cli
+from ganlib.extensions import MixtureEvaluator, SampleSaver, sample_epochs
+from ganlib.losses import LOSSES, get_loss, parse_abc
+from ganlib.mog import DATASETS, MixtureIterator, array_converter, make_mixture
+from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows
+from ganlib.updaters import UNROLL_MODES, GANUpdater
+from models import MLPDiscriminator, MLPGenerator
+
+# The two posts' network/optimiser settings (../shared/docs/original-experiments.md).
+PRESETS = {
+    'unrolled': dict(d_hidden=(128,), d_activation='relu', init='he:0.8', lr=1e-3, input_scale='auto'),
+    'lsgan': dict(d_hidden=(128, 128), d_activation='leaky_relu', init='normal:0.01', lr=1e-4, input_scale=1.0),
+}
+
+
+def parse_args(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='train_mog.py')
+    a = p.add_argument
+    a('--dataset', choices=DATASETS, default='ring', help='ring of 8, double ring of 10, or 5x5 grid (default ring)')
+    a('--std', type=cli.positive_float, default=None,
+      help='component standard deviation (default: ring/double_ring 0.2, grid 0.05)')
+    a('--radius', type=cli.positive_float, default=None, help='ring radius / grid spacing (default 2)')
+    a('--original-std-bug', action='store_true', help="reproduce the posts' sampler bug: sigma = std**2")
+    a('--z-dim', type=cli.positive_int, default=256, help='latent size (256 as in the posts; 16 also used)')
+    a('--z-dist', choices=('normal', 'uniform'), default='normal')
+    a('--loss', choices=LOSSES, default='gan', help='gan (non-saturating, softplus) or lsgan')
+    a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c (0,1,1 or -1,1,0)')
+    a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
+      help='network/optimiser settings of the unrolled or LSGAN post (auto: lsgan for --loss lsgan)')
+    a('--d-hidden', type=cli.int_list, default=None, help='D hidden widths, e.g. 128 or 128,128 (preset)')
+    a('--g-hidden', type=cli.int_list, default=(128, 128), help='G hidden widths (default 128,128)')
+    a('--d-activation', choices=('relu', 'leaky_relu', 'tanh'), default=None, help='(preset)')
+    a('--init', default=None, help='weight init: he:0.8, normal:0.01, lecun, orthogonal (preset)')
+    a('--lr', type=cli.positive_float, default=None, help='Adam learning rate for G and D (preset)')
+    a('--beta1', type=float, default=0.5)
+    a('--unroll', type=cli.nonnegative_int, default=5,
+      help='unrolling steps K (0 or 1: plain GAN; default 5 as in the post)')
+    a('--unroll-mode', choices=UNROLL_MODES, default='first-order',
+      help="first-order: the post's cache/restore; second-order: back-propagate through the K steps")
+    a('--unroll-cache', choices=('full', 'params'), default='full',
+      help="full: restore parameters and Adam state; params: parameters only (the original code)")
+    a('--feature-matching', action='store_true', help='G minimises feature matching (Salimans et al. 3.1)')
+    a('--minibatch-discrimination', action='store_true', help='minibatch discrimination layer in D (3.2)')
+    a('--md-kernels', type=cli.positive_int, default=50, help='minibatch discrimination B (default 50)')
+    a('--md-dim', type=cli.positive_int, default=5, help='minibatch discrimination C (default 5)')
+    a('--batch-size', type=cli.positive_int, default=100)
+    a('--epochs', type=cli.positive_int, default=20,
+      help='epochs of --iterations-per-epoch generator updates (default 20; the post ran 200)')
+    a('--iterations-per-epoch', type=cli.positive_int, default=500)
+    a('--eval-samples', type=cli.positive_int, default=2500, help='samples for the mode metrics (2,500)')
+    a('--plot-samples', type=cli.positive_int, default=10000, help='samples per KDE panel (10,000)')
+    a('--plot-every', type=cli.positive_int, default=5, help='KDE panels at epochs 0, 1 and every N')
+    a('--snapshot-every', type=cli.positive_int, default=10, help='trainer snapshot every N epochs')
+    a('--resume', default=None, help='trainer snapshot to resume from')
+    a('--out', default='result/mog', help='output directory (default result/mog)')
+    a('--seed', type=int, default=0)
+    a('--device', default='cpu', help='cpu or @cupy:N')
+    a('--quiet', action='store_true', help='no progress bar or per-epoch printout')
+    args = p.parse_args(argv)
+    try:
+        args.lsgan_abc = parse_abc(args.lsgan_abc)
+    except ValueError as e:
+        p.error(str(e))
+    preset = PRESETS['lsgan' if args.loss == 'lsgan' else 'unrolled'] if args.preset == 'auto' else \
+        PRESETS[args.preset]
+    for key, value in preset.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    if args.resume is not None and not os.path.isfile(args.resume):
+        p.error('--resume: no such snapshot file: {}'.format(args.resume))
+    return args
+
+
+def build(args, device=None):
+    """Mixture, models, optimisers, iterator and updater for ``args`` (no output written)."""
+    device = device or chainer.get_device('@numpy')
+    mixture = make_mixture(args.dataset, args.std, args.radius, args.original_std_bug)
+    rng = numpy.random.RandomState(args.seed)
+    input_scale = mixture.scale if args.input_scale == 'auto' else args.input_scale
+    try:
+        gen = MLPGenerator(args.z_dim, args.g_hidden, 2, 'relu', args.init, args.z_dist, rng=rng)
+        dis = MLPDiscriminator(2, args.d_hidden, args.d_activation, args.init, input_scale,
+                               (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None, rng=rng)
+    except ValueError as e:
+        raise cli.CleanExit(str(e))
+    gen.to_device(device)
+    dis.to_device(device)
+    opts = {}
+    for name, link in (('gen', gen), ('dis', dis)):
+        opt = chainer.optimizers.Adam(alpha=args.lr, beta1=args.beta1)
+        opt.setup(link)
+        opts[name] = opt
+    iterator = MixtureIterator(mixture, args.batch_size, args.iterations_per_epoch, seed=args.seed + 1)
+    updater = GANUpdater(iterator, opts['gen'], opts['dis'], get_loss(args.loss, args.lsgan_abc),
+                         unroll_k=args.unroll, unroll_mode=args.unroll_mode,
+                         restore_optimizer_state=args.unroll_cache == 'full',
+                         feature_matching=args.feature_matching, seed=args.seed + 2,
+                         iterations_per_epoch=args.iterations_per_epoch,
+                         converter=array_converter, device=device)
+    return mixture, gen, dis, updater
+
+
+def config_dict(args):
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = cli.get_device(args.device)
+    mixture, gen, dis, updater = build(args, device)
+    os.makedirs(args.out, exist_ok=True)
+    cli.save_json(os.path.join(args.out, 'args.json'), config_dict(args))
+
+    trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
+    evaluator = MixtureEvaluator(gen, mixture, args.eval_samples, seed=args.seed + 3)
+    trainer.extend(evaluator, trigger=(1, 'epoch'))
+    trainer.extend(SampleSaver(gen, args.out, args.plot_samples, seed=args.seed + 4),
+                   trigger=training.triggers.ManualScheduleTrigger(sample_epochs(args.epochs, args.plot_every),
+                                                                   'epoch'))
+    trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
+    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                   trigger=(args.snapshot_every, 'epoch'))
+    if extensions.PlotReport.available():
+        trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'epoch', file_name='loss.png'))
+        trainer.extend(extensions.PlotReport(['eval/modes'], 'epoch', file_name='modes.png'))
+    if not args.quiet:
+        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'eval/modes',
+                                               'eval/hq', 'eval/rev_kl', 'elapsed_time']))
+        trainer.extend(extensions.ProgressBar(update_interval=50))
+    if args.resume:
+        try:
+            chainer.serializers.load_npz(args.resume, trainer)
+        except Exception as e:
+            raise cli.CleanExit('cannot resume from {}: {} (was it written with the same flags?)'.format(
+                args.resume, str(e).splitlines()[0] if str(e) else type(e).__name__))
+
+    start = time.time()
+    trainer.run()
+    wall = time.time() - start
+
+    final = evaluator.evaluate()
+    history = load_sample_history(args.out)
+    chosen = pick_epochs([e for e, _ in history], max_panels=8)
+    panels = [('epoch {}'.format(e), s) for e, s in history if e in chosen]
+    label = '{} K={} z={}'.format(args.loss, args.unroll, args.z_dim)
+    plot_kde_rows([(label, panels)], os.path.join(args.out, 'kde.png'), mixture.extent, mixture.means)
+    result = dict(final, dataset=args.dataset, std=mixture.std, iterations=updater.iteration,
+                  wall_time_s=round(wall, 2), resumed_from=args.resume,
+                  ms_per_iteration=round(1000 * wall / max(1, updater.iteration - trainer_start_iteration(args)), 3),
+                  config=config_dict(args))
+    cli.save_json(os.path.join(args.out, 'metrics.json'), result)
+    print('final: {modes}/{n_modes} modes, {hq:.1%} high quality, reverse KL {rev_kl:.3f}; '
+          'wall {wall:.1f}s; wrote {out}'.format(wall=wall, out=args.out, **final))
+    return result
+
+
+def trainer_start_iteration(args):
+    """Iteration a resumed run started at (read back from the snapshot's file name), else 0."""
+    if not args.resume:
+        return 0
+    digits = ''.join(ch for ch in os.path.basename(args.resume) if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])
