@@ -80,3 +80,35 @@ def get_loss(name, lsgan_abc=(0.0, 1.0, 1.0)):
         a, b, c = lsgan_abc
         return LSGANLoss(a, b, c)
     raise ValueError('unknown loss {!r} (choose {})'.format(name, ', '.join(LOSSES)))
+
+
+# -- semi-supervised K-class discriminator (Salimans et al. 2016, §5) ---------------------------------
+def log_z(logits):
+    """log Z(x) = log Σ_k exp l_k(x) (logsumexp, no overflow for large logits)."""
+    return F.logsumexp(logits, axis=1)
+
+
+def ssl_log_d(logits):
+    """log D(x) with D(x) = Z/(Z + 1): log D = log Z − softplus(log Z) = −softplus(−log Z)."""
+    return -F.softplus(-log_z(logits))
+
+
+def ssl_d_loss(logits_labeled, labels, logits_unlabeled, logits_fake):
+    """Salimans et al. 2016, §5, L = L_supervised + L_unsupervised:
+    cross-entropy(l(x_lab), y) − E log D(x_unl) − E log(1 − D(G(z))), where
+    −log D = softplus(−log Z) and −log(1 − D) = softplus(log Z)."""
+    supervised = F.softmax_cross_entropy(logits_labeled, labels)
+    unsupervised = F.mean(F.softplus(-log_z(logits_unlabeled))) + F.mean(F.softplus(log_z(logits_fake)))
+    return supervised + unsupervised
+
+
+def ssl_g_adversarial_loss(logits_fake):
+    """Non-saturating −E log D(G(z)) = E softplus(−log Z(G(z)))."""
+    return F.mean(F.softplus(-log_z(logits_fake)))
+
+
+def feature_matching_pairwise_loss(h_real, h_fake):
+    """The posts' original code: real and fake rows matched pairwise, mean over rows of ‖f(x_i) − f(G(z_i))‖²
+    (real features constant)."""
+    target = h_real.array if hasattr(h_real, 'array') else h_real
+    return F.sum((h_fake - target) ** 2) / h_fake.shape[0]

@@ -79,16 +79,23 @@ class GANUpdater(training.updaters.StandardUpdater):
 
     # -- pieces ------------------------------------------------------------------------------------
     def next_real(self):
+        """A fresh real batch, on the device (subclasses may return a tuple, see ``batch_size``)."""
         batch = self.get_iterator('main').next()
         return self.converter(batch, self.device)
+
+    def batch_size(self, real):
+        """How many fakes to pair with the real batch ``real``."""
+        return len(real)
 
     def sample_z(self, n):
         return self.get_optimizer('gen').target.make_hidden(n, self.rng)
 
     def d_loss(self, dis, x_real, x_fake):
+        """Discriminator loss of one step (``x_fake`` may carry G's graph: second-order unrolling)."""
         return self.loss.d_loss(dis(x_real), dis(x_fake))
 
     def g_loss(self, dis, x_fake, x_real):
+        """Generator loss against ``dis``; ``x_real`` is the last real batch (for feature matching)."""
         if self.feature_matching:
             _, h_real = dis(x_real, return_features=True)
             _, h_fake = dis(x_fake, return_features=True)
@@ -99,7 +106,7 @@ class GANUpdater(training.updaters.StandardUpdater):
         gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
         x_real = self.next_real()
         with chainer.no_backprop_mode():
-            x_fake = gen_opt.target(self.sample_z(len(x_real)))
+            x_fake = gen_opt.target(self.sample_z(self.batch_size(x_real)))
         loss = self.d_loss(dis_opt.target, x_real, x_fake)
         dis_opt.target.cleargrads()
         loss.backward()
@@ -119,7 +126,7 @@ class GANUpdater(training.updaters.StandardUpdater):
                 reporter.report({'loss': loss}, dis)
                 if unrolled:
                     self.cache.save()  # θ_D^(1)
-        x_fake = gen(self.sample_z(len(x_real)))
+        x_fake = gen(self.sample_z(self.batch_size(x_real)))
         g_loss = self.g_loss(dis, x_fake, x_real)
         gen.cleargrads()
         g_loss.backward()
@@ -135,11 +142,11 @@ class GANUpdater(training.updaters.StandardUpdater):
         batches = []
         for _ in range(self.unroll_k):
             x_real = self.next_real()
-            batches.append((x_real, gen(self.sample_z(len(x_real)))))
+            batches.append((x_real, gen(self.sample_z(self.batch_size(x_real)))))
         with chainer.no_backprop_mode():
             first_loss = self.d_loss(dis, batches[0][0], batches[0][1].array)
         params_k, first_grads = unroll_discriminator(dis, dis_opt, self.d_loss, batches)
-        x_fake = gen(self.sample_z(len(x_real)))
+        x_fake = gen(self.sample_z(self.batch_size(x_real)))
         with substituted_params(dis, params_k):
             g_loss = self.g_loss(dis, x_fake, x_real)
         gen.cleargrads()
@@ -157,3 +164,8 @@ class GANUpdater(training.updaters.StandardUpdater):
     def serialize(self, serializer):
         super().serialize(serializer)
         serialize_random_state(serializer['z_rng'], self.rng)
+        # Chainer's SerialIterator saves its order but not its ShuffleOrderSampler's RNG: save it here.
+        for name, it in sorted(self._iterators.items()):
+            rng = getattr(getattr(it, 'order_sampler', None), '_random', None)
+            if isinstance(rng, numpy.random.RandomState):
+                serialize_random_state(serializer['order_rng_' + name], rng)

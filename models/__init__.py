@@ -3,3 +3,4 @@ import ganlib.compat  # noqa: F401  (must precede chainer)
 
 from models.minibatch_discrimination import MinibatchDiscrimination  # noqa: F401
 from models.mlp import MLPDiscriminator, MLPGenerator  # noqa: F401
+from models.ssl_mnist import SSLDiscriminator, SSLGenerator  # noqa: F401

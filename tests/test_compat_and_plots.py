@@ -60,3 +60,19 @@ def test_plot_mog_combines_runs_and_rejects_empty_dirs(tmp_path, capsys):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'plot_mog.py'), str(tmp_path / 'empty')],
                           stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and 'no samples' in proc.stderr
+
+
+def test_plot_curves(tmp_path):
+    import json
+
+    import plot_curves
+    for name, acc in (('k1', [0.5, 0.7]), ('k5', [0.4, 0.8])):
+        os.makedirs(str(tmp_path / name))
+        json.dump([{'iteration': 10 * (i + 1), 'validation/accuracy': a} for i, a in enumerate(acc)],
+                  open(str(tmp_path / name / 'log'), 'w'))
+    out = str(tmp_path / 'acc.png')
+    plot_curves.main([str(tmp_path / 'k1'), str(tmp_path / 'k5'), '-o', out])
+    assert os.path.getsize(out) > 1000
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'plot_curves.py'), str(tmp_path)],
+                          stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
+    assert proc.returncode == 2 and 'no Chainer log' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,105 @@
+"""Semi-supervised MNIST networks of the Improved-GAN post (Salimans et al. 2016, §5; permutation invariant).
+
+D: x + N(0, 0.3²) → [Linear → + N(0, 0.5²) → softplus] for 1000, 500, 250 units → (minibatch
+discrimination) → Linear 10 logits.  No batch norm, noise only in training mode.  (The paper's model also
+used weight normalisation; the posts' Chainer code did not, and neither does this one.)
+G: z ∈ U[−1, 1]^50 → [Linear 500 → BN → ReLU] × 2 → Linear 784 → tanh.
+"""
+import ganlib.compat  # noqa: F401
+
+import chainer
+import numpy
+import chainer.functions as F
+import chainer.links as L
+
+
+from ganlib.serialization import serialize_random_state
+from models.initializers import make_initializer
+from models.minibatch_discrimination import MinibatchDiscrimination
+from models.mlp import sample_z
+
+
+class GaussianNoise(object):
+    """Additive N(0, σ²) noise in training mode, from an RNG of its own (numpy or cupy)."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+        self._rngs = {}
+
+    def rng(self, xp):
+        if xp not in self._rngs:
+            self._rngs[xp] = xp.random.RandomState(self.seed)
+        return self._rngs[xp]
+
+    def __call__(self, h, sigma):
+        if not chainer.config.train or sigma == 0:
+            return h
+        xp = chainer.backend.get_array_module(h)
+        return h + sigma * self.rng(xp).standard_normal(h.shape).astype(h.dtype)
+
+    def serialize(self, serializer):
+        """The CPU generator's state goes into snapshots (exact --resume on the CPU)."""
+        serialize_random_state(serializer, self.rng(numpy))
+
+
+class SSLDiscriminator(chainer.Chain):
+    """10 logits; ``forward(x, return_features=True)`` also returns the 250-unit layer (feature matching)."""
+
+    def __init__(self, hidden=(1000, 500, 250), input_noise=0.3, hidden_noise=0.5,
+                 minibatch_discrimination=None, init='lecun', n_classes=10, seed=0, rng=None):
+        super().__init__()
+        self.input_noise = input_noise
+        self.hidden_noise = hidden_noise
+        self.noise = GaussianNoise(seed)
+        sizes = [784] + list(hidden)
+        with self.init_scope():
+            self.hidden = chainer.ChainList(*[
+                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
+            width = sizes[-1]
+            if minibatch_discrimination:
+                b, c = minibatch_discrimination
+                self.md = MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng))
+                width += b
+            else:
+                self.md = None
+            self.out = L.Linear(width, n_classes, initialW=make_initializer(init, rng))
+
+    def serialize(self, serializer):
+        super().serialize(serializer)
+        self.noise.serialize(serializer['noise_rng'])
+
+    def forward(self, x, return_features=False):
+        h = self.noise(x, self.input_noise)
+        for layer in self.hidden:
+            h = F.softplus(self.noise(layer(h), self.hidden_noise))
+        features = h
+        if self.md is not None:
+            h = self.md(h)
+        y = self.out(h)
+        return (y, features) if return_features else y
+
+
+class SSLGenerator(chainer.Chain):
+    def __init__(self, z_dim=50, hidden=(500, 500), z_distribution='uniform', init='lecun', rng=None):
+        super().__init__()
+        if z_dim <= 0:
+            raise ValueError('z_dim must be positive, got {}'.format(z_dim))
+        self.z_dim = z_dim
+        self.z_distribution = z_distribution
+        sizes = [z_dim] + list(hidden)
+        with self.init_scope():
+            self.hidden = chainer.ChainList(*[
+                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
+            self.bns = chainer.ChainList(*[L.BatchNormalization(b) for b in sizes[1:]])
+            self.out = L.Linear(sizes[-1], 784, initialW=make_initializer(init, rng))
+
+    def make_hidden(self, n, rng):
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp)
+
+    def forward(self, z):
+        h = z
+        for layer, bn in zip(self.hidden, self.bns):
+            h = F.relu(bn(layer(h)))
+        return F.tanh(self.out(h))
+
+

@@ -1,0 +1,174 @@
+#!/usr/bin/env python
+"""Semi-supervised MNIST with a K-class GAN discriminator (the Improved-GAN post; the unrolled post reused it).
+
+The discriminator is a 10-class classifier trained on a few labelled digits per class plus unlabelled and
+generated digits; the generator is trained with feature matching.  Writes, under --out:
+  log                  LogReport JSON (losses, validation accuracy, learning rate)
+  accuracy.png         validation accuracy curve; plot_curves.py puts several runs on one plot
+  metrics.json         final validation and test accuracy, the split, wall time, the full config
+  samples.png          a grid of generated digits
+  snapshot_iter_N      trainer snapshots for --resume
+
+  python train_mnist_ssl.py --data-dir ../shared/data/mnist --labels 100 --out result/ssl100
+"""
+import os
+import sys
+import time
+
+import ganlib.compat  # noqa: F401  (before chainer)
+
+import chainer
+import numpy
+from chainer import training
+from chainer.training import extensions
+
+from ganlib import cli
+from ganlib.mnist import DEFAULT_CACHE, DEFAULT_MIRROR, IDXError, download_mnist, load_mnist, ssl_split, to_unit_range
+from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConstantLR, SemiSupervisedGANUpdater,
+                                    accuracy, tile_to)
+from ganlib.updaters import UNROLL_MODES
+from models import SSLDiscriminator, SSLGenerator
+
+
+def parse_args(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='train_mnist_ssl.py')
+    a = p.add_argument
+    a('--data-dir', default=None, help='folder with the four MNIST IDX files (.gz or not)')
+    a('--download', action='store_true', help='without --data-dir: download MNIST (MD5-checked) into --cache-dir')
+    a('--mirror', default=DEFAULT_MIRROR, help='download base URL')
+    a('--cache-dir', default=DEFAULT_CACHE)
+    a('--labels', type=cli.positive_int, default=100, help='labelled digits in all, a multiple of 10 (default 100)')
+    a('--n-validation', type=int, default=None,
+      help='held-out validation digits (default: 10,000 of 60,000, or a tenth of a smaller training set)')
+    a('--unroll', type=cli.nonnegative_int, default=0, help='unrolling steps K (0/1: plain; the post tried 5)')
+    a('--unroll-mode', choices=UNROLL_MODES, default='first-order')
+    a('--g-loss', choices=G_LOSSES, default='fm',
+      help="fm: the paper's feature matching of batch means; fm-pairwise+adv: the original code; adv")
+    a('--minibatch-discrimination', action='store_true')
+    a('--md-kernels', type=cli.positive_int, default=50)
+    a('--md-dim', type=cli.positive_int, default=5)
+    a('--z-dim', type=cli.positive_int, default=50)
+    a('--d-hidden', type=cli.int_list, default=(1000, 500, 250), help='D hidden widths (default 1000,500,250)')
+    a('--g-hidden', type=cli.int_list, default=(500, 500), help='G hidden widths (default 500,500)')
+    a('--batch-size', type=cli.positive_int, default=100)
+    a('--epochs', type=cli.positive_int, default=30, help='epochs of --iterations-per-epoch updates (default 30)')
+    a('--iterations-per-epoch', type=cli.positive_int, default=500)
+    a('--lr-schedule', default='0:1e-3,10:3e-4,50:1e-4', help='epoch:alpha,... (the post: 0:1e-3,10:3e-4,50:1e-4)')
+    a('--beta1', type=float, default=0.5)
+    a('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
+    a('--snapshot-every', type=cli.positive_int, default=10, help='snapshot every N epochs')
+    a('--resume', default=None)
+    a('--out', default='result/mnist_ssl')
+    a('--seed', type=int, default=0)
+    a('--device', default='cpu')
+    a('--quiet', action='store_true')
+    args = p.parse_args(argv)
+    if args.labels % 10:
+        p.error('--labels must be a multiple of 10 (the same number per class), got {}'.format(args.labels))
+    try:
+        args.lr_schedule = [(int(e), float(v)) for e, v in (item.split(':') for item in args.lr_schedule.split(','))]
+        assert args.lr_schedule and all(v > 0 and e >= 0 for e, v in args.lr_schedule)
+    except (ValueError, AssertionError):
+        p.error('--lr-schedule must look like 0:1e-3,10:3e-4,50:1e-4')
+    if args.data_dir is None and not args.download:
+        p.error('give --data-dir DIR (the four MNIST IDX files) or --download')
+    if args.resume is not None and not os.path.isfile(args.resume):
+        p.error('--resume: no such snapshot file: {}'.format(args.resume))
+    return args
+
+
+def load_data(args):
+    try:
+        data_dir = args.data_dir or download_mnist(args.cache_dir, args.mirror)
+        (x_train, y_train), (x_test, y_test) = load_mnist(data_dir)
+        n_val = args.n_validation
+        if n_val is None:
+            n_val = 10000 if len(y_train) >= 60000 else len(y_train) // 10
+        lab, unl, val = ssl_split(y_train, args.labels, args.seed, n_val)
+    except (IDXError, ValueError) as e:
+        raise cli.CleanExit(str(e))
+    x_train, x_test = to_unit_range(x_train), to_unit_range(x_test)
+    return dict(x_lab=x_train[lab], y_lab=y_train[lab], x_unl=x_train[unl], x_val=x_train[val], y_val=y_train[val],
+                x_test=x_test, y_test=y_test, split=dict(labeled=len(lab), unlabeled=len(unl), validation=len(val),
+                                                         test=len(y_test), data_dir=data_dir))
+
+
+def build(args, data, device):
+    rng = numpy.random.RandomState(args.seed)
+    gen = SSLGenerator(args.z_dim, args.g_hidden, rng=rng)
+    dis = SSLDiscriminator(args.d_hidden, minibatch_discrimination=(args.md_kernels, args.md_dim) if args.minibatch_discrimination
+                           else None, seed=args.seed + 5, rng=rng)
+    gen.to_device(device)
+    dis.to_device(device)
+    opts = []
+    for link in (gen, dis):
+        opt = chainer.optimizers.Adam(alpha=args.lr_schedule[0][1], beta1=args.beta1)
+        opt.setup(link)
+        opts.append(opt)
+    order = lambda s: chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + s))  # noqa: E731
+    unl_iter = chainer.iterators.SerialIterator(data['x_unl'], args.batch_size, order_sampler=order(1))
+    x_lab, y_lab = tile_to(args.batch_size, data['x_lab'], data['y_lab'])
+    lab_iter = chainer.iterators.SerialIterator(chainer.datasets.TupleDataset(x_lab, y_lab), args.batch_size,
+                                                order_sampler=order(2))
+    updater = SemiSupervisedGANUpdater(unl_iter, lab_iter, opts[0], opts[1], g_loss_kind=args.g_loss,
+                                       unroll_k=args.unroll, unroll_mode=args.unroll_mode, seed=args.seed + 3,
+                                       iterations_per_epoch=args.iterations_per_epoch, device=device)
+    return gen, dis, opts, updater
+
+
+def save_sample_grid(gen, path, seed, n=100):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from ganlib.extensions import generate
+    imgs = generate(gen, n, numpy.random.RandomState(seed)).reshape(n, 28, 28)
+    side = int(numpy.sqrt(n))
+    grid = imgs[:side * side].reshape(side, side, 28, 28).transpose(0, 2, 1, 3).reshape(side * 28, side * 28)
+    plt.imsave(path, (grid + 1) / 2, cmap='gray', vmin=0, vmax=1)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = cli.get_device(args.device)
+    data = load_data(args)
+    gen, dis, opts, updater = build(args, data, device)
+    os.makedirs(args.out, exist_ok=True)
+    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
+    cli.save_json(os.path.join(args.out, 'args.json'), config)
+
+    trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
+    trainer.extend(PiecewiseConstantLR(opts, args.lr_schedule))
+    trainer.extend(AccuracyEvaluator(dis, data['x_val'], data['y_val']), trigger=(args.eval_every, 'iteration'))
+    trainer.extend(extensions.LogReport(trigger=(args.eval_every, 'iteration')))
+    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                   trigger=(args.snapshot_every, 'epoch'))
+    if extensions.PlotReport.available():
+        trainer.extend(extensions.PlotReport(['validation/accuracy'], 'iteration', trigger=(args.eval_every, 'iteration'),
+                                             file_name='accuracy.png'))
+    if not args.quiet:
+        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy',
+                                               'lr', 'elapsed_time']), trigger=(args.eval_every, 'iteration'))
+        trainer.extend(extensions.ProgressBar(update_interval=20))
+    if args.resume:
+        try:
+            chainer.serializers.load_npz(args.resume, trainer)
+        except Exception as e:
+            raise cli.CleanExit('cannot resume from {}: {}'.format(args.resume, str(e).splitlines()[0] if str(e)
+                                                                   else type(e).__name__))
+    start = time.time()
+    trainer.run()
+    wall = time.time() - start
+    result = dict(validation_accuracy=accuracy(dis, data['x_val'], data['y_val']),
+                  test_accuracy=accuracy(dis, data['x_test'], data['y_test']),
+                  iterations=updater.iteration, wall_time_s=round(wall, 2), split=data['split'], config=config)
+    result['test_errors'] = int(round((1 - result['test_accuracy']) * len(data['y_test'])))
+    cli.save_json(os.path.join(args.out, 'metrics.json'), result)
+    save_sample_grid(gen, os.path.join(args.out, 'samples.png'), args.seed + 7)
+    print('final: test accuracy {:.2%} ({} errors of {}), validation {:.2%}; {} labels; wall {:.0f}s; wrote {}'.format(
+        result['test_accuracy'], result['test_errors'], len(data['y_test']), result['validation_accuracy'],
+        args.labels, wall, args.out))
+    return result
+
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])
