@@ -9,10 +9,7 @@ runs (their metrics.json exists) are skipped, so an interrupted benchmark contin
 """
 import json
 import os
-import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -24,6 +21,7 @@ import numpy  # noqa: E402
 from ganlib import cli  # noqa: E402
 from ganlib.mog import make_mixture  # noqa: E402
 from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows  # noqa: E402
+from benchmarks.common import display_command, mean_std, run_jobs  # noqa: E402
 
 METHODS = {
     'vanilla': ['--unroll', '0'],
@@ -52,23 +50,6 @@ def command(dataset, z, method, seed, args, out):
             ['--z-dim', str(z), '--seed', str(seed), '--epochs', str(args.epochs),
              '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
              '--quiet', '--out', out])
-
-
-def run_one(job):
-    name, cmd, out = job
-    if os.path.isfile(os.path.join(out, 'metrics.json')):
-        return name, 'cached'
-    env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    start = time.time()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if proc.returncode != 0:
-        return name, 'FAILED ({})\n{}'.format(proc.returncode, proc.stdout[-2000:])
-    return name, 'done in {:.0f}s'.format(time.time() - start)
-
-
-def mean_std(values, fmt):
-    values = numpy.asarray(values, dtype=float)
-    return (fmt + ' ± ' + fmt).format(values.mean(), values.std())
 
 
 def summarize(args, runs_dir):
@@ -140,18 +121,13 @@ def main(argv=None):
                     jobs.append((name, command(dataset, z, method, seed, args, out), out))
     # slowest first, so that the pool stays busy
     jobs.sort(key=lambda j: ('unrolled' not in j[0] and 'minibatch' not in j[0], j[0]))
-    start = time.time()
-    with ThreadPoolExecutor(args.jobs) as pool:
-        for i, (name, status) in enumerate(pool.map(run_one, jobs), 1):
-            print('[{}/{}] {}: {}'.format(i, len(jobs), name, status), flush=True)
-    total = time.time() - start
+    total = run_jobs(jobs, args.jobs)
 
     rows, raw = summarize(args, args.runs_dir)
     out_dir = os.path.dirname(os.path.abspath(args.report))
     figs = figures(args, args.runs_dir, out_dir)
     cli.save_json(os.path.join(out_dir, 'mog_runs.json'), raw)
-    example = ' '.join(['python'] + [os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in
-                                     command('ring', 256, 'unrolled5', 0, args, 'result/bench_mog/ring_z256_unrolled5_s0')[1:]])
+    example = display_command(command('ring', 256, 'unrolled5', 0, args, 'result/bench_mog/ring_z256_unrolled5_s0'))
     with open(args.report, 'w') as f:
         f.write(REPORT.format(
             iters=args.epochs * args.iterations_per_epoch, epochs=args.epochs, ipe=args.iterations_per_epoch,

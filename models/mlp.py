@@ -28,6 +28,20 @@ def _activation(name):
         raise ValueError('unknown activation {!r} (choose {})'.format(name, ', '.join(sorted(ACTIVATIONS))))
 
 
+def linear_stack(sizes, init, rng):
+    """ChainList of Linear(sizes[i] → sizes[i+1]) with initialiser ``init`` drawn from ``rng``."""
+    return chainer.ChainList(*[L.Linear(a, b, initialW=make_initializer(init, rng))
+                               for a, b in zip(sizes[:-1], sizes[1:])])
+
+
+def minibatch_head(width, minibatch_discrimination, init, rng):
+    """(MinibatchDiscrimination link or None, output width) for features of size ``width``."""
+    if not minibatch_discrimination:
+        return None, width
+    b, c = minibatch_discrimination
+    return MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng)), width + b
+
+
 def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32):
     """Latent batch: ``normal`` N(0, I) or ``uniform`` U[−1, 1]^z_dim, drawn from ``rng`` on the CPU."""
     if distribution == 'normal':
@@ -52,8 +66,7 @@ class MLPGenerator(chainer.Chain):
         self.act = _activation(activation)
         sizes = [z_dim] + list(hidden)
         with self.init_scope():
-            self.hidden = chainer.ChainList(*[
-                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
+            self.hidden = linear_stack(sizes, init, rng)
             self.out = L.Linear(sizes[-1], out_dim, initialW=make_initializer(init, rng))
 
     def make_hidden(self, n, rng):
@@ -83,15 +96,8 @@ class MLPDiscriminator(chainer.Chain):
         self.act = _activation(activation)
         sizes = [in_dim] + list(hidden)
         with self.init_scope():
-            self.hidden = chainer.ChainList(*[
-                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
-            width = sizes[-1]
-            if minibatch_discrimination:
-                b, c = minibatch_discrimination
-                self.md = MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng))
-                width += b
-            else:
-                self.md = None
+            self.hidden = linear_stack(sizes, init, rng)
+            self.md, width = minibatch_head(sizes[-1], minibatch_discrimination, init, rng)
             self.out = L.Linear(width, 1, initialW=make_initializer(init, rng))
 
     def forward(self, x, return_features=False):

@@ -15,8 +15,7 @@ import chainer.links as L
 
 from ganlib.serialization import serialize_random_state
 from models.initializers import make_initializer
-from models.minibatch_discrimination import MinibatchDiscrimination
-from models.mlp import sample_z
+from models.mlp import linear_stack, minibatch_head, sample_z
 
 
 class GaussianNoise(object):
@@ -53,15 +52,8 @@ class SSLDiscriminator(chainer.Chain):
         self.noise = GaussianNoise(seed)
         sizes = [784] + list(hidden)
         with self.init_scope():
-            self.hidden = chainer.ChainList(*[
-                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
-            width = sizes[-1]
-            if minibatch_discrimination:
-                b, c = minibatch_discrimination
-                self.md = MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng))
-                width += b
-            else:
-                self.md = None
+            self.hidden = linear_stack(sizes, init, rng)
+            self.md, width = minibatch_head(sizes[-1], minibatch_discrimination, init, rng)
             self.out = L.Linear(width, n_classes, initialW=make_initializer(init, rng))
 
     def serialize(self, serializer):
@@ -88,8 +80,7 @@ class SSLGenerator(chainer.Chain):
         self.z_distribution = z_distribution
         sizes = [z_dim] + list(hidden)
         with self.init_scope():
-            self.hidden = chainer.ChainList(*[
-                L.Linear(a, b, initialW=make_initializer(init, rng)) for a, b in zip(sizes[:-1], sizes[1:])])
+            self.hidden = linear_stack(sizes, init, rng)
             self.bns = chainer.ChainList(*[L.BatchNormalization(b) for b in sizes[1:]])
             self.out = L.Linear(sizes[-1], 784, initialW=make_initializer(init, rng))
 

@@ -1,0 +1,41 @@
+"""Shared by the benchmark scripts: run experiment scripts in parallel processes, skip finished runs."""
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_one(job):
+    """job = (name, argv, out_dir); a run whose ``metrics.json`` exists is skipped."""
+    name, cmd, out = job
+    if os.path.isfile(os.path.join(out, 'metrics.json')):
+        return name, 'cached'
+    env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    start = time.time()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        return name, 'FAILED ({})\n{}'.format(proc.returncode, proc.stdout[-2000:])
+    return name, 'done in {:.0f}s'.format(time.time() - start)
+
+
+def run_jobs(jobs, n_jobs):
+    """Run all jobs, ``n_jobs`` at a time, printing one line per finished job; return the wall time."""
+    start = time.time()
+    with ThreadPoolExecutor(n_jobs) as pool:
+        for i, (name, status) in enumerate(pool.map(run_one, jobs), 1):
+            print('[{}/{}] {}: {}'.format(i, len(jobs), name, status), flush=True)
+    return time.time() - start
+
+
+def mean_std(values, fmt):
+    values = numpy.asarray(values, dtype=float)
+    return (fmt + ' ± ' + fmt).format(values.mean(), values.std())
+
+
+def display_command(cmd):
+    """The argv of a run as a user would type it from the repository root."""
+    return ' '.join(['python'] + [os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd[1:]])

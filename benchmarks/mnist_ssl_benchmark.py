@@ -1,0 +1,126 @@
+#!/usr/bin/env python
+"""Semi-supervised MNIST benchmark: label counts × (plain, unrolled) × seeds → results/mnist_ssl.md.
+
+Needs the IDX files: --data-dir (default ../shared/data/mnist).  Finished runs are skipped.
+
+  python benchmarks/mnist_ssl_benchmark.py --epochs 6 --labels 10 20 100 --seeds 0 1 2
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import ganlib.compat  # noqa: E402,F401
+
+import numpy  # noqa: E402
+
+from benchmarks.common import display_command, mean_std, run_jobs  # noqa: E402
+from ganlib import cli  # noqa: E402
+
+
+def run_name(labels, k, seed):
+    return 'l{}_k{}_s{}'.format(labels, k, seed)
+
+
+def command(labels, k, seed, args, out):
+    return [sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py'), '--data-dir', args.data_dir,
+            '--labels', str(labels), '--unroll', str(k), '--seed', str(seed), '--epochs', str(args.epochs),
+            '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
+            '--quiet', '--out', out]
+
+
+def main(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='mnist_ssl_benchmark.py')
+    p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'))
+    p.add_argument('--labels', nargs='+', type=cli.positive_int, default=[10, 20, 100])
+    p.add_argument('--unroll', nargs='+', type=cli.nonnegative_int, default=[0, 5],
+                   help='K values (0: plain)')
+    p.add_argument('--unroll-labels', nargs='+', type=cli.positive_int, default=None,
+                   help='label counts that also get the unrolled runs (default: all)')
+    p.add_argument('--unroll-seeds', nargs='+', type=int, default=None,
+                   help='seeds of the unrolled runs (default: all)')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--epochs', type=cli.positive_int, default=6)
+    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500)
+    p.add_argument('--jobs', type=cli.positive_int, default=2)
+    p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_mnist_ssl'))
+    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mnist_ssl.md'))
+    args = p.parse_args(argv)
+    args.data_dir = os.path.abspath(args.data_dir)
+    if not os.path.isdir(args.data_dir):
+        p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+
+    jobs = []
+    for k in args.unroll:
+        for labels in args.labels:
+            if k >= 2 and args.unroll_labels and labels not in args.unroll_labels:
+                continue
+            for seed in args.seeds:
+                if k >= 2 and args.unroll_seeds is not None and seed not in args.unroll_seeds:
+                    continue
+                out = os.path.join(args.runs_dir, run_name(labels, k, seed))
+                jobs.append((run_name(labels, k, seed), command(labels, k, seed, args, out), out))
+    jobs.sort(key=lambda j: -int(j[0].split('_k')[1].split('_')[0]))  # unrolled (slowest) first
+    total = run_jobs(jobs, args.jobs)
+
+    rows, raw = [], {}
+    for k in args.unroll:
+        for labels in args.labels:
+            ms = []
+            for seed in args.seeds:
+                path = os.path.join(args.runs_dir, run_name(labels, k, seed), 'metrics.json')
+                if os.path.isfile(path):
+                    ms.append(json.load(open(path)))
+            if not ms:
+                continue
+            raw['l{}/k{}'.format(labels, k)] = [{key: m[key] for key in ('test_accuracy', 'test_errors',
+                                                                          'validation_accuracy', 'wall_time_s',
+                                                                          'iterations')} for m in ms]
+            rows.append('| {} | {} | {} | {} | {} | {} | {:.0f} | {} |'.format(
+                labels, 'plain' if k < 2 else 'unrolled K={}'.format(k),
+                mean_std([100 * m['test_accuracy'] for m in ms], '{:.2f}'),
+                mean_std([m['test_errors'] for m in ms], '{:.0f}'),
+                mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'),
+                ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
+                numpy.mean([m['wall_time_s'] for m in ms]), len(ms)))
+    out_dir = os.path.dirname(os.path.abspath(args.report))
+    cli.save_json(os.path.join(out_dir, 'mnist_ssl_runs.json'), raw)
+    split = None
+    for _, cmd, out in jobs:
+        path = os.path.join(out, 'metrics.json')
+        if os.path.isfile(path):
+            split = json.load(open(path))['split']
+            break
+    example = display_command(command(100, 0, 0, args, 'result/bench_mnist_ssl/l100_k0_s0')).replace(
+        args.data_dir, '../shared/data/mnist')
+    with open(args.report, 'w') as f:
+        f.write(REPORT.format(argv=' '.join(argv if argv is not None else sys.argv[1:]), total_min=total / 60,
+                              rows='\n'.join(rows), example=example, epochs=args.epochs,
+                              ipe=args.iterations_per_epoch, iters=args.epochs * args.iterations_per_epoch,
+                              split=split))
+    print('wrote', args.report)
+
+
+REPORT = """# Semi-supervised MNIST
+
+Generated by `python benchmarks/mnist_ssl_benchmark.py {argv}` (total wall time {total_min:.1f} min on this
+repository's 2-core CPU machine, 2 runs at a time, one BLAS thread each).
+
+Data: `../shared/data/mnist` — 10,000 real MNIST training digits (not the full 60,000) and the official
+10,000-digit test set.  Split per seed ({split}): the validation digits are held out of training, the labelled
+digits are the first n/10 of each class after a seeded shuffle, the rest are unlabelled.
+Model and optimiser of the Improved-GAN post (D 784 → 1000 → 500 → 250 → 10 with Gaussian noise, softplus;
+G 50 → 500 → 500 → 784 with batch norm; feature matching of batch means; Adam β1 0.5, lr 1e-3 for the first
+10 epochs), {iters} iterations ({epochs} epochs × {ipe}); test accuracy of the discriminator's argmax.
+
+One run, for example: `{example}`
+
+| labels | method | test accuracy % | test errors / 10,000 | validation % | per seed | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|
+{rows}
+"""
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])
