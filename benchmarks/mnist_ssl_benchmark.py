@@ -86,7 +86,8 @@ def main(argv=None):
                 ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
                 numpy.mean([m['wall_time_s'] for m in ms]), len(ms)))
     out_dir = os.path.dirname(os.path.abspath(args.report))
-    cli.save_json(os.path.join(out_dir, 'mnist_ssl_runs.json'), raw)
+    stem = os.path.splitext(os.path.basename(args.report))[0]
+    cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)
     split = None
     for _, cmd, out in jobs:
         path = os.path.join(out, 'metrics.json')

@@ -75,7 +75,7 @@ def summarize(args, runs_dir):
     return rows, raw
 
 
-def figures(args, runs_dir, out_dir):
+def figures(args, runs_dir, out_dir, stem):
     paths = []
     for dataset in args.datasets:
         for z in args.z_dims:
@@ -91,7 +91,7 @@ def figures(args, runs_dir, out_dir):
                 chosen = pick_epochs([e for e, _ in history], 6)
                 rows.append((method, [('epoch {}'.format(e), s) for e, s in history if e in chosen]))
             if rows:
-                path = os.path.join(out_dir, 'mog_{}_z{}.png'.format(dataset, z))
+                path = os.path.join(out_dir, '{}_{}_z{}.png'.format(stem, dataset, z))
                 plot_kde_rows(rows, path, mixture.extent, mixture.means)
                 paths.append(path)
     return paths
@@ -125,8 +125,9 @@ def main(argv=None):
 
     rows, raw = summarize(args, args.runs_dir)
     out_dir = os.path.dirname(os.path.abspath(args.report))
-    figs = figures(args, args.runs_dir, out_dir)
-    cli.save_json(os.path.join(out_dir, 'mog_runs.json'), raw)
+    stem = os.path.splitext(os.path.basename(args.report))[0]
+    figs = figures(args, args.runs_dir, out_dir, stem)
+    cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)
     example = display_command(command('ring', 256, 'unrolled5', 0, args, 'result/bench_mog/ring_z256_unrolled5_s0'))
     with open(args.report, 'w') as f:
         f.write(REPORT.format(

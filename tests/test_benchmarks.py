@@ -1,0 +1,33 @@
+"""The benchmark scripts run end to end on tiny settings and write their reports."""
+import json
+import os
+
+from benchmarks import mnist_ssl_benchmark, mog_benchmark
+from tests.test_mnist_ssl import make_tiny_mnist
+
+
+def test_mog_benchmark_tiny(tmp_path):
+    report = str(tmp_path / 'results' / 'mog.md')
+    os.makedirs(os.path.dirname(report))
+    argv = ['--methods', 'vanilla', 'unrolled5', '--datasets', 'ring', '--z-dims', '4', '--seeds', '0', '1',
+            '--epochs', '1', '--iterations-per-epoch', '3', '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    mog_benchmark.main(argv)
+    text = open(report).read()
+    assert '| ring | 4 | vanilla |' in text and '| ring | 4 | unrolled5 |' in text
+    assert os.path.isfile(str(tmp_path / 'results' / 'mog_ring_z4.png'))
+    runs = json.load(open(str(tmp_path / 'results' / 'mog_runs.json')))
+    assert len(runs['ring/z4/vanilla']) == 2 and runs['ring/z4/vanilla'][0]['iterations'] == 3
+    metrics = str(tmp_path / 'runs' / 'ring_z4_vanilla_s0' / 'metrics.json')
+    before = os.path.getmtime(metrics)
+    mog_benchmark.main(argv)  # finished runs are reused, not retrained
+    assert os.path.getmtime(metrics) == before
+
+
+def test_mnist_ssl_benchmark_tiny(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'mnist_ssl.md')
+    mnist_ssl_benchmark.main(['--data-dir', data, '--labels', '20', '--unroll', '0', '2', '--seeds', '0',
+                              '--epochs', '1', '--iterations-per-epoch', '2', '--runs-dir', str(tmp_path / 'runs'),
+                              '--report', report])
+    text = open(report).read()
+    assert '| 20 | plain |' in text and '| 20 | unrolled K=2 |' in text
