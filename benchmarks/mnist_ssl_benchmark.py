@@ -100,7 +100,8 @@ def main(argv=None):
         f.write(REPORT.format(argv=' '.join(argv if argv is not None else sys.argv[1:]), total_min=total / 60,
                               rows='\n'.join(rows), example=example, epochs=args.epochs,
                               ipe=args.iterations_per_epoch, iters=args.epochs * args.iterations_per_epoch,
-                              split=split))
+                              split='{} validation digits, the other {} training digits labelled or unlabelled'.format(
+                                  split['validation'], split['labeled'] + split['unlabeled']) if split else 'none'))
     print('wrote', args.report)
 
 
