@@ -27,6 +27,7 @@ from ganlib.mnist import DEFAULT_CACHE, DEFAULT_MIRROR, IDXError, download_mnist
 from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConstantLR, SemiSupervisedGANUpdater,
                                     accuracy, tile_to)
 from ganlib.updaters import UNROLL_MODES
+from ganlib import options
 from models import SSLDiscriminator, SSLGenerator
 
 
@@ -62,7 +63,11 @@ def parse_args(argv=None):
     a('--seed', type=int, default=0)
     a('--device', default='cpu')
     a('--quiet', action='store_true')
+    options.add_arguments(p, losses=False, optimizers=False, truncation=False)
     args = p.parse_args(argv)
+    problem = options.validate(args)
+    if problem:
+        p.error(problem)
     if args.labels % 10:
         p.error('--labels must be a multiple of 10 (the same number per class), got {}'.format(args.labels))
     try:
@@ -105,6 +110,7 @@ def build(args, data, device):
         opt = chainer.optimizers.Adam(alpha=args.lr_schedule[0][1], beta1=args.beta1)
         opt.setup(link)
         opts.append(opt)
+    options.apply(args, gen, dis, opts[0], opts[1], rng)
     order = lambda s: chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + s))  # noqa: E731
     unl_iter = chainer.iterators.SerialIterator(data['x_unl'], args.batch_size, order_sampler=order(1))
     x_lab, y_lab = tile_to(args.batch_size, data['x_lab'], data['y_lab'])

@@ -26,11 +26,13 @@ from chainer.training import extensions
 
 from ganlib import cli
 from ganlib.extensions import MixtureEvaluator, SampleSaver, sample_epochs
-from ganlib.losses import LOSSES, get_loss, parse_abc
+from ganlib import options
+from ganlib.began import BEGANUpdater
+from ganlib.losses import parse_abc
 from ganlib.mog import DATASETS, MixtureIterator, array_converter, make_mixture
 from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows
 from ganlib.updaters import UNROLL_MODES, GANUpdater
-from models import MLPDiscriminator, MLPGenerator
+from models import MLPAutoencoder, MLPDiscriminator, MLPGenerator
 
 # The two posts' network/optimiser settings (../shared/docs/original-experiments.md).
 PRESETS = {
@@ -49,7 +51,6 @@ def parse_args(argv=None):
     a('--original-std-bug', action='store_true', help="reproduce the posts' sampler bug: sigma = std**2")
     a('--z-dim', type=cli.positive_int, default=256, help='latent size (256 as in the posts; 16 also used)')
     a('--z-dist', choices=('normal', 'uniform'), default='normal')
-    a('--loss', choices=LOSSES, default='gan', help='gan (non-saturating, softplus) or lsgan')
     a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c (0,1,1 or -1,1,0)')
     a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
       help='network/optimiser settings of the unrolled or LSGAN post (auto: lsgan for --loss lsgan)')
@@ -82,11 +83,15 @@ def parse_args(argv=None):
     a('--seed', type=int, default=0)
     a('--device', default='cpu', help='cpu or @cupy:N')
     a('--quiet', action='store_true', help='no progress bar or per-epoch printout')
+    options.add_arguments(p)
     args = p.parse_args(argv)
     try:
         args.lsgan_abc = parse_abc(args.lsgan_abc)
     except ValueError as e:
         p.error(str(e))
+    problem = options.validate(args)
+    if problem:
+        p.error(problem)
     preset = PRESETS['lsgan' if args.loss == 'lsgan' else 'unrolled'] if args.preset == 'auto' else \
         PRESETS[args.preset]
     for key, value in preset.items():
@@ -105,24 +110,30 @@ def build(args, device=None):
     input_scale = mixture.scale if args.input_scale == 'auto' else args.input_scale
     try:
         gen = MLPGenerator(args.z_dim, args.g_hidden, 2, 'relu', args.init, args.z_dist, rng=rng)
-        dis = MLPDiscriminator(2, args.d_hidden, args.d_activation, args.init, input_scale,
-                               (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None, rng=rng)
+        if args.loss == 'began':
+            dis = MLPAutoencoder(2, args.d_hidden, 8, args.d_activation, args.init, input_scale, rng=rng)
+        else:
+            dis = MLPDiscriminator(2, args.d_hidden, args.d_activation, args.init, input_scale,
+                                   (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
+                                   rng=rng)
     except ValueError as e:
         raise cli.CleanExit(str(e))
     gen.to_device(device)
     dis.to_device(device)
-    opts = {}
-    for name, link in (('gen', gen), ('dis', dis)):
-        opt = chainer.optimizers.Adam(alpha=args.lr, beta1=args.beta1)
-        opt.setup(link)
-        opts[name] = opt
+    opt_gen, opt_dis = options.make_optimizers(args, gen, dis)
+    options.apply(args, gen, dis, opt_gen, opt_dis, rng)
     iterator = MixtureIterator(mixture, args.batch_size, args.iterations_per_epoch, seed=args.seed + 1)
-    updater = GANUpdater(iterator, opts['gen'], opts['dis'], get_loss(args.loss, args.lsgan_abc),
-                         unroll_k=args.unroll, unroll_mode=args.unroll_mode,
-                         restore_optimizer_state=args.unroll_cache == 'full',
-                         feature_matching=args.feature_matching, seed=args.seed + 2,
-                         iterations_per_epoch=args.iterations_per_epoch,
-                         converter=array_converter, device=device)
+    common = dict(unroll_k=args.unroll, unroll_mode=args.unroll_mode,
+                  restore_optimizer_state=args.unroll_cache == 'full',
+                  feature_matching=args.feature_matching, seed=args.seed + 2,
+                  iterations_per_epoch=args.iterations_per_epoch, n_critic=args.n_critic,
+                  converter=array_converter, device=device)
+    if args.loss == 'began':
+        updater = BEGANUpdater(iterator, opt_gen, opt_dis, gamma=args.began_gamma, lambda_k=args.began_lambda_k,
+                               **common)
+    else:
+        updater = GANUpdater(iterator, opt_gen, opt_dis, options.build_loss(args),
+                             gradient_penalty=args.gradient_penalty or 0.0, **common)
     return mixture, gen, dis, updater
 
 
@@ -150,8 +161,9 @@ def main(argv=None):
         trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'epoch', file_name='loss.png'))
         trainer.extend(extensions.PlotReport(['eval/modes'], 'epoch', file_name='modes.png'))
     if not args.quiet:
-        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'eval/modes',
-                                               'eval/hq', 'eval/rev_kl', 'elapsed_time']))
+        extra = ['dis/k', 'dis/M'] if args.loss == 'began' else ['dis/gp'] if args.gradient_penalty else []
+        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
+                                              ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
         trainer.extend(extensions.ProgressBar(update_interval=50))
     if args.resume:
         try:
@@ -165,6 +177,7 @@ def main(argv=None):
     wall = time.time() - start
 
     final = evaluator.evaluate()
+    truncated = evaluator.evaluate(truncation=args.truncation) if args.truncation else None
     history = load_sample_history(args.out)
     chosen = pick_epochs([e for e, _ in history], max_panels=8)
     panels = [('epoch {}'.format(e), s) for e, s in history if e in chosen]
@@ -174,9 +187,14 @@ def main(argv=None):
                   wall_time_s=round(wall, 2), resumed_from=args.resume,
                   ms_per_iteration=round(1000 * wall / max(1, updater.iteration - trainer_start_iteration(args)), 3),
                   config=config_dict(args))
+    if truncated is not None:
+        result['truncated'] = dict(truncated, threshold=args.truncation)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)
     print('final: {modes}/{n_modes} modes, {hq:.1%} high quality, reverse KL {rev_kl:.3f}; '
           'wall {wall:.1f}s; wrote {out}'.format(wall=wall, out=args.out, **final))
+    if truncated is not None:
+        print('with truncation {}: {modes}/{n_modes} modes, {hq:.1%} high quality, reverse KL {rev_kl:.3f}'.format(
+            args.truncation, **truncated))
     return result
 
 

@@ -29,7 +29,23 @@ METHODS = {
     'minibatch-disc': ['--unroll', '0', '--minibatch-discrimination', '--md-kernels', '16', '--md-dim', '4'],
     'feature-matching': ['--unroll', '0', '--feature-matching'],
     'lsgan': ['--unroll', '0', '--loss', 'lsgan'],
+    # the stabilisation toolbox (issue 5), measured at --toolbox-z-dims only
+    'label-smooth-1s': ['--unroll', '0', '--label-smoothing', '0.9'],
+    'label-smooth-2s': ['--unroll', '0', '--label-smoothing', '0.9', '--fake-label', '0.1'],
+    'wgan-clip': ['--unroll', '0', '--loss', 'wgan', '--weight-clip', '0.01', '--n-critic', '5',
+                  '--optimizer', 'rmsprop', '--lr', '5e-5'],
+    'wgan-gp': ['--unroll', '0', '--loss', 'wgan', '--gradient-penalty', '10', '--n-critic', '5', '--lr', '1e-4',
+                '--beta2', '0.9'],
+    'hinge': ['--unroll', '0', '--loss', 'hinge'],
+    'hinge-sn': ['--unroll', '0', '--loss', 'hinge', '--spectral-norm'],
+    'ttur': ['--unroll', '0', '--lr-d', '4e-4', '--lr-g', '1e-4'],
+    'began': ['--unroll', '0', '--loss', 'began'],
+    'ortho-reg': ['--unroll', '0', '--ortho-reg', '1e-4'],
+    'hist-avg': ['--unroll', '0', '--historical-averaging', '1e-3'],
+    'truncation-1': ['--unroll', '0', '--truncation', '1.0'],
 }
+TOOLBOX = ('label-smooth-1s', 'label-smooth-2s', 'wgan-clip', 'wgan-gp', 'hinge', 'hinge-sn', 'ttur', 'began',
+           'ortho-reg', 'hist-avg', 'truncation-1')
 # VEEGAN/PacGAN protocol: ring of 8, radius 2, σ 0.02; 5 × 5 grid, spacing 2, σ 0.05.
 DATASETS = {
     'ring': ['--dataset', 'ring', '--std', '0.02'],
@@ -39,6 +55,15 @@ TARGETS = {  # PacGAN Table 1 (best published: PacGAN4) — modes, HQ %, reverse
     'ring': (7.9, 95.6, 0.07),
     'grid': (24.8, 93.6, 0.04),
 }
+
+
+def z_dims_for(method, args):
+    return args.toolbox_z_dims if method in TOOLBOX else args.z_dims
+
+
+def metrics_of(method, m):
+    """The metrics a method is judged by: the truncation method by its truncated samples."""
+    return m['truncated'] if method.startswith('truncation') and 'truncated' in m else m
 
 
 def run_name(dataset, z, method, seed):
@@ -55,13 +80,17 @@ def command(dataset, z, method, seed, args, out):
 def summarize(args, runs_dir):
     rows, raw = [], {}
     for dataset in args.datasets:
-        for z in args.z_dims:
+        for z in sorted(set(args.z_dims) | set(args.toolbox_z_dims), reverse=True):
             for method in args.methods:
+                if z not in z_dims_for(method, args):
+                    continue
                 ms = []
                 for seed in args.seeds:
                     path = os.path.join(runs_dir, run_name(dataset, z, method, seed), 'metrics.json')
                     if os.path.isfile(path):
-                        ms.append(json.load(open(path)))
+                        full = json.load(open(path))
+                        ms.append(dict(full, **{k: v for k, v in metrics_of(method, full).items()
+                                                if k in ('modes', 'hq', 'rev_kl')}))
                 if not ms:
                     continue
                 raw['{}/z{}/{}'.format(dataset, z, method)] = [
@@ -78,9 +107,11 @@ def summarize(args, runs_dir):
 def figures(args, runs_dir, out_dir, stem):
     paths = []
     for dataset in args.datasets:
-        for z in args.z_dims:
+        for z in sorted(set(args.z_dims) | set(args.toolbox_z_dims), reverse=True):
             rows, mixture = [], None
             for method in args.methods:
+                if z not in z_dims_for(method, args):
+                    continue
                 run = os.path.join(runs_dir, run_name(dataset, z, method, args.seeds[0]))
                 history = load_sample_history(run)
                 if not history:
@@ -102,6 +133,8 @@ def main(argv=None):
     p.add_argument('--methods', nargs='+', choices=list(METHODS), default=list(METHODS))
     p.add_argument('--datasets', nargs='+', choices=list(DATASETS), default=list(DATASETS))
     p.add_argument('--z-dims', nargs='+', type=cli.positive_int, default=[256, 16])
+    p.add_argument('--toolbox-z-dims', nargs='+', type=cli.positive_int, default=[256],
+                   help='latent sizes for the toolbox methods (default 256)')
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     p.add_argument('--epochs', type=cli.positive_int, default=10)
     p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500)
@@ -113,14 +146,14 @@ def main(argv=None):
 
     jobs = []
     for dataset in args.datasets:
-        for z in args.z_dims:
-            for method in args.methods:
+        for method in args.methods:
+            for z in z_dims_for(method, args):
                 for seed in args.seeds:
                     name = run_name(dataset, z, method, seed)
                     out = os.path.join(args.runs_dir, name)
                     jobs.append((name, command(dataset, z, method, seed, args, out), out))
     # slowest first, so that the pool stays busy
-    jobs.sort(key=lambda j: ('unrolled' not in j[0] and 'minibatch' not in j[0], j[0]))
+    jobs.sort(key=lambda j: (not any(w in j[0] for w in ('unrolled', 'minibatch', 'wgan')), j[0]))
     total = run_jobs(jobs, args.jobs)
 
     rows, raw = summarize(args, args.runs_dir)
@@ -129,17 +162,24 @@ def main(argv=None):
     figs = figures(args, args.runs_dir, out_dir, stem)
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)
     example = display_command(command('ring', 256, 'unrolled5', 0, args, 'result/bench_mog/ring_z256_unrolled5_s0'))
+    notes = ''
+    if os.path.isfile(args.report):
+        old = open(args.report).read()
+        if NOTES_MARKER in old:
+            notes = old[old.index(NOTES_MARKER):]
     with open(args.report, 'w') as f:
         f.write(REPORT.format(
             iters=args.epochs * args.iterations_per_epoch, epochs=args.epochs, ipe=args.iterations_per_epoch,
             seeds=', '.join(map(str, args.seeds)), n_seeds=len(args.seeds), rows='\n'.join(rows),
-            total_min=total / 60.0, argv=' '.join(argv if argv is not None else sys.argv[1:]), example=example,
+            total_min=total / 60.0, toolbox_z=', '.join(map(str, args.toolbox_z_dims)), argv=' '.join(argv if argv is not None else sys.argv[1:]), example=example,
             methods='\n'.join('- `{}`: `{}`'.format(k, ' '.join(v)) for k, v in METHODS.items()
                               if k in args.methods),
             figures='\n'.join('![{0}]({0})'.format(os.path.basename(f)) for f in figs)))
+        f.write(notes or NOTES_MARKER + '\n')
     print('wrote', args.report)
 
 
+NOTES_MARKER = '<!-- notes: kept when the benchmark rewrites this file -->'
 REPORT = """# Mixture of Gaussians: mode coverage
 
 Generated by `python benchmarks/mog_benchmark.py {argv}` (total wall time {total_min:.1f} min on this
@@ -151,7 +191,7 @@ Protocol (VEEGAN / PacGAN): ring of 8 Gaussians (radius 2, σ 0.02) and 5 × 5 g
 Networks and optimiser of the unrolled post (G z → 128 → 128 → 2, D 2 → 128 → 1 with inputs / radius,
 HeNormal(0.8), Adam 1e-3 β1 0.5, batch 100), {iters} generator iterations ({epochs} epochs × {ipe}) —
 the post ran 100,000 — and seeds {seeds}.  Values are mean ± std over the {n_seeds} seeds;
-`ms/it` and `wall s` are per run (one process, one core).
+`s / 1,000 it` (= ms per iteration) and `wall s` are per run (one process, one core).
 
 Methods (extra flags of `train_mog.py`):
 {methods}
@@ -160,9 +200,17 @@ Methods (extra flags of `train_mog.py`):
 a, b, c = 0, 1, 1: `--preset auto`).  The minibatch-discrimination layer here has B = 16 kernels of C = 4
 dims (the image models use B = 50, C = 5, which costs ~100 ms/iteration on this CPU for the 2-D MLP).
 
+Toolbox methods (latent sizes {toolbox_z}): the unrolled post's networks with the option named; WGAN with the
+paper's RMSprop 5e-5, clip 0.01, n_critic 5; WGAN-GP with λ = 10, n_critic 5 and the WGAN-GP toy code's
+Adam(1e-4, β 0.5, 0.9); hinge + spectral normalisation on every D layer; TTUR with D 4e-4 / G 1e-4 (SAGAN's
+rates); BEGAN with an autoencoder D 2 → 128 → 8 → 128 → 2, γ 0.5, λ_k 1e-3; BigGAN's orthogonal
+regularisation β 1e-4 on G; historical averaging λ 1e-3 on both players.  `truncation-1` is the plain
+GAN scored on samples drawn with the truncation trick (|z| ≤ 1); its training is identical to `vanilla`.
+Self-attention needs feature maps, so it is an option of the image models only.
+
 One run, for example: `{example}`
 
-| data | z | method | modes | HQ % | reverse KL | ms/it | wall s | seeds |
+| data | z | method | modes | HQ % | reverse KL | s / 1,000 it | wall s | seeds |
 |---|---|---|---|---|---|---|---|---|
 {rows}
 

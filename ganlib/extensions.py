@@ -10,12 +10,14 @@ from chainer import training
 from ganlib.metrics import mode_metrics
 
 
-def generate(gen, n, rng, batch_size=2500):
-    """n generator samples as a float CPU array (test mode, no graph), latents drawn from ``rng``."""
+def generate(gen, n, rng, batch_size=2500, truncation=None):
+    """n generator samples as a float CPU array (test mode, no graph), latents drawn from ``rng``
+    (with the truncation trick at ``truncation`` if given)."""
     out = []
     with chainer.no_backprop_mode(), chainer.using_config('train', False):
         for start in range(0, n, batch_size):
-            z = gen.make_hidden(min(batch_size, n - start), rng)
+            m = min(batch_size, n - start)
+            z = gen.make_hidden(m, rng) if truncation is None else gen.make_hidden(m, rng, truncation=truncation)
             out.append(chainer.backend.CpuDevice().send(gen(z).array))
     return numpy.concatenate(out).astype(numpy.float64)
 
@@ -34,10 +36,12 @@ class MixtureEvaluator(training.Extension):
         self.seed = seed
         self.last = None
 
-    def evaluate(self):
-        samples = generate(self.gen, self.n_samples, numpy.random.RandomState(self.seed))
-        self.last = mode_metrics(samples, self.mixture.means, self.mixture.std)
-        return self.last
+    def evaluate(self, truncation=None):
+        samples = generate(self.gen, self.n_samples, numpy.random.RandomState(self.seed), truncation=truncation)
+        metrics = mode_metrics(samples, self.mixture.means, self.mixture.std)
+        if truncation is None:
+            self.last = metrics
+        return metrics
 
     def __call__(self, trainer):
         m = self.evaluate()

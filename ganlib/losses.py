@@ -12,17 +12,38 @@ class StandardGANLoss(object):
 
     L_D = −E[log σ(y_real)] − E[log(1 − σ(y_fake))] = E[softplus(−y_real)] + E[softplus(y_fake)]
     L_G = −E[log σ(y_fake)] = E[softplus(−y_fake)]   (binary cross-entropy via softplus, as the posts)
+
+    Label smoothing (Salimans et al. 2016, §3.4): D's targets become ``real_target`` = α and
+    ``fake_target`` = β, L_D = E[BCE(y_real, α)] + E[BCE(y_fake, β)] with
+    BCE(y, t) = t·softplus(−y) + (1 − t)·softplus(y).  One-sided: α = 0.9, β = 0 (the paper's advice:
+    smoothing the fake target too moves the optimum D towards G's samples); two-sided: β > 0.
+    The generator loss is unchanged.
     """
     name = 'gan'
+    requires_sigmoid_output = True
+
+    def __init__(self, real_target=1.0, fake_target=0.0):
+        self.real_target, self.fake_target = float(real_target), float(fake_target)
+        if not (0.0 <= self.fake_target < self.real_target <= 1.0):
+            raise ValueError('label smoothing needs 0 <= fake target < real target <= 1, got {} and {}'.format(
+                self.fake_target, self.real_target))
+
+    @staticmethod
+    def _bce(y, t):
+        if t == 1.0:
+            return F.mean(F.softplus(-y))
+        if t == 0.0:
+            return F.mean(F.softplus(y))
+        return t * F.mean(F.softplus(-y)) + (1.0 - t) * F.mean(F.softplus(y))
 
     def d_loss(self, y_real, y_fake):
-        return F.mean(F.softplus(-y_real)) + F.mean(F.softplus(y_fake))
+        return self._bce(y_real, self.real_target) + self._bce(y_fake, self.fake_target)
 
     def g_loss(self, y_fake):
         return F.mean(F.softplus(-y_fake))
 
     def __repr__(self):
-        return 'StandardGANLoss()'
+        return 'StandardGANLoss(real_target={}, fake_target={})'.format(self.real_target, self.fake_target)
 
 
 class LSGANLoss(object):
@@ -33,6 +54,7 @@ class LSGANLoss(object):
     D(x) is the raw (linear) output.
     """
     name = 'lsgan'
+    requires_sigmoid_output = False
 
     def __init__(self, a=0.0, b=1.0, c=1.0):
         self.a, self.b, self.c = float(a), float(b), float(c)
@@ -57,7 +79,40 @@ def feature_matching_loss(h_real, h_fake):
     return F.sum((mean_real - F.mean(h_fake, axis=0)) ** 2)
 
 
-LOSSES = ('gan', 'lsgan')
+class WassersteinLoss(object):
+    """Arjovsky et al. 2017, "Wasserstein GAN", Eq. 3 / Algorithm 1: the critic maximises
+    E[f(x)] − E[f(G(z))], i.e. L_D = E[y_fake] − E[y_real], and L_G = −E[y_fake].
+    Needs a Lipschitz constraint: weight clipping (WGAN) or the gradient penalty (WGAN-GP)."""
+    name = 'wgan'
+    requires_sigmoid_output = False
+
+    def d_loss(self, y_real, y_fake):
+        return F.mean(y_fake) - F.mean(y_real)
+
+    def g_loss(self, y_fake):
+        return -F.mean(y_fake)
+
+    def __repr__(self):
+        return 'WassersteinLoss()'
+
+
+class HingeLoss(object):
+    """Hinge adversarial loss (Lim & Ye 2017; Miyato et al. 2018, Eq. 16–17; SAGAN, Eq. 3):
+    L_D = E[relu(1 − y_real)] + E[relu(1 + y_fake)],  L_G = −E[y_fake]."""
+    name = 'hinge'
+    requires_sigmoid_output = False
+
+    def d_loss(self, y_real, y_fake):
+        return F.mean(F.relu(1.0 - y_real)) + F.mean(F.relu(1.0 + y_fake))
+
+    def g_loss(self, y_fake):
+        return -F.mean(y_fake)
+
+    def __repr__(self):
+        return 'HingeLoss()'
+
+
+LOSSES = ('gan', 'lsgan', 'wgan', 'hinge')
 
 
 def parse_abc(text):
@@ -72,13 +127,20 @@ def parse_abc(text):
     return values
 
 
-def get_loss(name, lsgan_abc=(0.0, 1.0, 1.0)):
-    """Build the loss called ``name`` (one of ``LOSSES``)."""
+def get_loss(name, lsgan_abc=(0.0, 1.0, 1.0), real_target=1.0, fake_target=0.0):
+    """Build the loss called ``name`` (one of ``LOSSES``); ``real_target``/``fake_target``: label
+    smoothing, only meaningful for ``gan``."""
+    if (real_target, fake_target) != (1.0, 0.0) and name != 'gan':
+        raise ValueError('label smoothing applies to the cross-entropy loss (--loss gan), not {}'.format(name))
     if name == 'gan':
-        return StandardGANLoss()
+        return StandardGANLoss(real_target, fake_target)
     if name == 'lsgan':
         a, b, c = lsgan_abc
         return LSGANLoss(a, b, c)
+    if name == 'wgan':
+        return WassersteinLoss()
+    if name == 'hinge':
+        return HingeLoss()
     raise ValueError('unknown loss {!r} (choose {})'.format(name, ', '.join(LOSSES)))
 
 

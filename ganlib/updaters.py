@@ -6,6 +6,7 @@ import numpy
 from chainer import reporter, training
 
 from ganlib.losses import feature_matching_loss
+from ganlib.regularizers import gradient_penalty
 from ganlib.serialization import serialize_random_state
 from ganlib.unrolled import WeightCache, substituted_params, unroll_discriminator
 
@@ -23,6 +24,11 @@ class GANUpdater(training.updaters.StandardUpdater):
        ``feature_matching``, Salimans et al.'s ‖E f(x) − E f(G(z))‖² on D's last hidden layer;
     3. with K ≥ 2, θ_D ← θ_D^(1): the discriminator ends after its first step (Metz et al. §2.2).
 
+    Without unrolling, step 1 runs ``n_critic`` times (WGAN's n_critic, Arjovsky et al. Alg. 1); with
+    ``gradient_penalty`` λ > 0 every discriminator loss gets WGAN-GP's λ E(‖∇D(x̂)‖ − 1)² (reported as
+    ``dis/gp``).  Optimizer hooks with a ``serialize(serializer, link)`` method (historical averaging)
+    are saved with the updater.
+
     K = 0 and K = 1 are the plain GAN.  ``unroll_mode='second-order'`` back-propagates G's gradient
     through the K steps (Eq. 12) instead of caching/restoring.  ``restore_optimizer_state=False``
     caches parameters only, as the posts' original code did.
@@ -33,9 +39,17 @@ class GANUpdater(training.updaters.StandardUpdater):
 
     def __init__(self, iterator, gen_optimizer, dis_optimizer, loss, unroll_k=0,
                  unroll_mode='first-order', restore_optimizer_state=True, feature_matching=False,
-                 seed=0, iterations_per_epoch=None, converter=None, device=None):
+                 seed=0, iterations_per_epoch=None, n_critic=1, gradient_penalty=0.0, converter=None, device=None):
         if int(unroll_k) != unroll_k or unroll_k < 0:
             raise ValueError('unroll K must be an integer >= 0, got {}'.format(unroll_k))
+        if int(n_critic) != n_critic or n_critic < 1:
+            raise ValueError('n_critic must be an integer >= 1, got {}'.format(n_critic))
+        if n_critic > 1 and unroll_k >= 2:
+            raise ValueError('n_critic > 1 and unrolling (K >= 2) both set the discriminator steps; choose one')
+        if gradient_penalty < 0:
+            raise ValueError('gradient penalty weight must be >= 0, got {}'.format(gradient_penalty))
+        if gradient_penalty > 0 and unroll_k >= 2 and unroll_mode == 'second-order':
+            raise ValueError('the gradient penalty cannot be combined with second-order unrolling')
         if unroll_mode not in UNROLL_MODES:
             raise ValueError('unknown unroll mode {!r} (choose {})'.format(unroll_mode, ', '.join(UNROLL_MODES)))
         kw = {'device': device}
@@ -48,6 +62,10 @@ class GANUpdater(training.updaters.StandardUpdater):
         self.feature_matching = feature_matching
         self.iterations_per_epoch = iterations_per_epoch
         self.rng = numpy.random.RandomState(seed)
+        self.n_critic = int(n_critic)
+        self.gp_lambda = float(gradient_penalty)
+        self.gp_rng = numpy.random.RandomState(seed + 7919)
+        self._last_gp = None
         self.cache = WeightCache(dis_optimizer.target, dis_optimizer,
                                  include_optimizer=restore_optimizer_state,
                                  include_persistents=restore_optimizer_state)
@@ -92,7 +110,12 @@ class GANUpdater(training.updaters.StandardUpdater):
 
     def d_loss(self, dis, x_real, x_fake):
         """Discriminator loss of one step (``x_fake`` may carry G's graph: second-order unrolling)."""
-        return self.loss.d_loss(dis(x_real), dis(x_fake))
+        loss = self.loss.d_loss(dis(x_real), dis(x_fake))
+        if self.gp_lambda > 0:
+            gp, _ = gradient_penalty(dis, x_real, x_fake, self.gp_rng, self.gp_lambda)
+            self._last_gp = gp
+            loss = loss + gp
+        return loss
 
     def g_loss(self, dis, x_fake, x_real):
         """Generator loss against ``dis``; ``x_real`` is the last real batch (for feature matching)."""
@@ -120,10 +143,12 @@ class GANUpdater(training.updaters.StandardUpdater):
         gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
         gen, dis = gen_opt.target, dis_opt.target
         unrolled = self.unroll_k >= 2
-        for k in range(max(self.unroll_k, 1)):
+        for k in range(self.unroll_k if unrolled else self.n_critic):
             loss, x_real = self.discriminator_step()
             if k == 0:
                 reporter.report({'loss': loss}, dis)
+                if self._last_gp is not None:
+                    reporter.report({'gp': self._last_gp}, dis)
                 if unrolled:
                     self.cache.save()  # θ_D^(1)
         x_fake = gen(self.sample_z(self.batch_size(x_real)))
@@ -169,3 +194,12 @@ class GANUpdater(training.updaters.StandardUpdater):
             rng = getattr(getattr(it, 'order_sampler', None), '_random', None)
             if isinstance(rng, numpy.random.RandomState):
                 serialize_random_state(serializer['order_rng_' + name], rng)
+        if self.gp_lambda > 0:
+            serialize_random_state(serializer['gp_rng'], self.gp_rng)
+        for name, opt in sorted(self._optimizers.items()):
+            hookable = opt._hookable  # Chainer 7 keeps an optimizer's hooks here
+            hooks = list(hookable._pre_update_hooks.items()) + list(hookable._post_update_hooks.items()) \
+                if hookable is not None else []
+            for hook_name, hook in hooks:
+                if hasattr(hook, 'serialize'):
+                    hook.serialize(serializer['hook_{}_{}'.format(name, hook_name)], opt.target)

@@ -42,10 +42,16 @@ def minibatch_head(width, minibatch_discrimination, init, rng):
     return MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng)), width + b
 
 
-def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32):
-    """Latent batch: ``normal`` N(0, I) or ``uniform`` U[−1, 1]^z_dim, drawn from ``rng`` on the CPU."""
+def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32, truncation=None):
+    """Latent batch: ``normal`` N(0, I) or ``uniform`` U[−1, 1]^z_dim, drawn from ``rng`` on the CPU.
+    ``truncation``: the truncation trick (``ganlib.regularizers.truncate``), normal latents only."""
+    if truncation is not None and distribution != 'normal':
+        raise ValueError('the truncation trick needs normal latents, not {}'.format(distribution))
     if distribution == 'normal':
         z = rng.standard_normal((n, z_dim))
+        if truncation is not None:
+            from ganlib.regularizers import truncate
+            z = truncate(z, truncation, rng)
     elif distribution == 'uniform':
         z = rng.uniform(-1.0, 1.0, (n, z_dim))
     else:
@@ -69,8 +75,8 @@ class MLPGenerator(chainer.Chain):
             self.hidden = linear_stack(sizes, init, rng)
             self.out = L.Linear(sizes[-1], out_dim, initialW=make_initializer(init, rng))
 
-    def make_hidden(self, n, rng):
-        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp)
+    def make_hidden(self, n, rng, truncation=None):
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, truncation=truncation)
 
     def forward(self, z):
         h = z

@@ -9,11 +9,20 @@ from tests.test_mnist_ssl import make_tiny_mnist
 def test_mog_benchmark_tiny(tmp_path):
     report = str(tmp_path / 'results' / 'mog.md')
     os.makedirs(os.path.dirname(report))
-    argv = ['--methods', 'vanilla', 'unrolled5', '--datasets', 'ring', '--z-dims', '4', '--seeds', '0', '1',
-            '--epochs', '1', '--iterations-per-epoch', '3', '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    argv = ['--methods', 'vanilla', 'unrolled5', 'truncation-1', '--datasets', 'ring', '--z-dims', '4',
+            '--toolbox-z-dims', '3', '--seeds', '0', '1', '--epochs', '1', '--iterations-per-epoch', '3',
+            '--runs-dir', str(tmp_path / 'runs'), '--report', report]
     mog_benchmark.main(argv)
     text = open(report).read()
     assert '| ring | 4 | vanilla |' in text and '| ring | 4 | unrolled5 |' in text
+    assert '| ring | 3 | truncation-1 |' in text and '| ring | 4 | truncation-1 |' not in text
+    # the truncation row is scored on the truncated samples
+    m = json.load(open(str(tmp_path / 'runs' / 'ring_z3_truncation-1_s0' / 'metrics.json')))
+    assert m['truncated']['threshold'] == 1.0
+    assert mog_benchmark.metrics_of('truncation-1', m) is m['truncated']
+    # notes written under the marker survive a rewrite
+    with open(report, 'a') as f:
+        f.write('\nmy reading of the table\n')
     assert os.path.isfile(str(tmp_path / 'results' / 'mog_ring_z4.png'))
     runs = json.load(open(str(tmp_path / 'results' / 'mog_runs.json')))
     assert len(runs['ring/z4/vanilla']) == 2 and runs['ring/z4/vanilla'][0]['iterations'] == 3
@@ -21,6 +30,7 @@ def test_mog_benchmark_tiny(tmp_path):
     before = os.path.getmtime(metrics)
     mog_benchmark.main(argv)  # finished runs are reused, not retrained
     assert os.path.getmtime(metrics) == before
+    assert open(report).read().count('my reading of the table') == 1
 
 
 def test_mnist_ssl_benchmark_tiny(tmp_path):

@@ -165,10 +165,12 @@ TINY = ['--labels', '20', '--batch-size', '10', '--epochs', '2', '--iterations-p
         '--snapshot-every', '1', '--quiet', '--d-hidden', '32,16,8', '--g-hidden', '16,16']
 
 
-def test_end_to_end_and_resume(tmp_path):
+@pytest.mark.parametrize('extra', [['--unroll', '2'],
+                                   ['--spectral-norm', '--historical-averaging', '0.01', '--ortho-reg', '1e-3']])
+def test_end_to_end_and_resume(tmp_path, extra):
     data = make_tiny_mnist(str(tmp_path / 'data'))
     out = str(tmp_path / 'run')
-    result = train_mnist_ssl.main(TINY + ['--data-dir', data, '--out', out, '--unroll', '2'])
+    result = train_mnist_ssl.main(TINY + ['--data-dir', data, '--out', out] + extra)
     m = json.load(open(os.path.join(out, 'metrics.json')))
     assert m['iterations'] == 6 and m['split'] == {'labeled': 20, 'unlabeled': 160, 'validation': 20, 'test': 50,
                                                    'data_dir': data}
@@ -178,12 +180,14 @@ def test_end_to_end_and_resume(tmp_path):
     log = json.load(open(os.path.join(out, 'log')))
     assert 'validation/accuracy' in log[-1] and log[-1]['lr'] == 1e-3
     out2 = str(tmp_path / 'resumed')
-    train_mnist_ssl.main(TINY + ['--data-dir', data, '--out', out2, '--unroll', '2',
-                                 '--resume', os.path.join(out, 'snapshot_iter_3')])
+    train_mnist_ssl.main(TINY + ['--data-dir', data, '--out', out2, '--resume', os.path.join(out, 'snapshot_iter_3')]
+                         + extra)
     full = numpy.load(os.path.join(out, 'snapshot_iter_6'))
     resumed = numpy.load(os.path.join(out2, 'snapshot_iter_6'))
+    if '--spectral-norm' in extra:
+        assert any(k.endswith('W_u') for k in full.files) and any('HistoricalAveraging' in k for k in full.files)
     for k in full.files:
-        if k.startswith('updater/model:dis') or k.startswith('updater/model:gen'):
+        if k.startswith('updater/'):
             numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
 
 

@@ -35,7 +35,13 @@ def test_short_run_writes_png_json_log_and_snapshots(tmp_path):
 
 @pytest.mark.parametrize('extra', [['--unroll', '2'], ['--loss', 'lsgan', '--feature-matching'],
                                    ['--minibatch-discrimination', '--md-kernels', '3', '--md-dim', '2'],
-                                   ['--unroll', '2', '--unroll-mode', 'second-order', '--dataset', 'grid']])
+                                   ['--unroll', '2', '--unroll-mode', 'second-order', '--dataset', 'grid'],
+                                   ['--unroll', '0', '--loss', 'wgan', '--gradient-penalty', '10', '--n-critic', '2'],
+                                   ['--unroll', '0', '--loss', 'began'],
+                                   ['--unroll', '0', '--loss', 'hinge', '--spectral-norm', '--historical-averaging',
+                                    '0.01', '--lr-d', '4e-3', '--lr-g', '1e-3'],
+                                   ['--unroll', '2', '--loss', 'wgan', '--weight-clip', '0.05', '--ortho-reg', '1e-3',
+                                    '--optimizer', 'rmsprop']])
 def test_resume_continues_exactly(tmp_path, extra):
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     train_mog.main(TINY + extra + ['--out', a])
@@ -61,6 +67,17 @@ def run_cli(*args):
     (['--init', 'zeros'], 'unknown initializer'),
     (['--device', '@cupy:0'], 'cannot use device'),
     (['--resume', '/nonexistent/snap'], 'no such snapshot'),
+    (['--loss', 'gan', '--gradient-penalty', '10'], 'unbounded linear output'),
+    (['--loss', 'wgan'], 'needs a Lipschitz constraint'),
+    (['--loss', 'wgan', '--weight-clip', '0.01', '--gradient-penalty', '10'], 'choose one Lipschitz'),
+    (['--loss', 'hinge', '--weight-clip', '0.01'], 'with --loss wgan'),
+    (['--loss', 'lsgan', '--label-smoothing', '0.9'], 'needs the cross-entropy loss'),
+    (['--label-smoothing', '1.5'], 'in [0, 1]'),
+    (['--label-smoothing', '0.5', '--fake-label', '0.6'], 'must be below'),
+    (['--unroll', '5', '--n-critic', '5'], 'choose one'),
+    (['--loss', 'began', '--feature-matching', '--unroll', '0'], 'cannot be combined with --feature-matching'),
+    (['--historical-averaging', '0.01', '--unroll', '5'], 'look-ahead'),
+    (['--truncation', '1', '--z-dist', 'uniform'], 'normal latents'),
 ])
 def test_bad_flags_give_one_line_errors(args, words):
     proc = run_cli(*(args + ['--epochs', '1', '--iterations-per-epoch', '1', '--quiet', '--out', os.devnull]))
