@@ -1,0 +1,113 @@
+#!/usr/bin/env python
+"""Latent analogies of a trained face generator (the posts' "analogy" figure).
+
+Writes one PNG: ``--rows`` rows of ``--cols`` images, each row walking between two random latent points
+(linear and/or spherical interpolation), then ``--arithmetic`` rows of [a, b, c, a − b + c].
+The generator is rebuilt from the run's args.json and a ``gen_iter_N.npz`` snapshot (the latest by default).
+
+  python analogy.py result/anime --rows 20 --cols 10 --mode slerp -o result/anime/analogy.png
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+import ganlib.compat  # noqa: F401  (before chainer)
+
+import chainer
+import numpy
+
+from ganlib import cli
+from ganlib.images import image_grid, save_png
+from ganlib.latent import arithmetic, interpolation_rows
+from models.dcgan import DCGANGenerator
+
+
+def parse_args(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='analogy.py')
+    p.add_argument('run_dir', help='a train_anime.py output folder (has args.json and gen_iter_N.npz)')
+    p.add_argument('--snapshot', default=None, help='generator snapshot (default: the latest gen_iter_N.npz)')
+    p.add_argument('--rows', type=cli.positive_int, default=10, help='interpolation rows (default 10; the post: 20)')
+    p.add_argument('--cols', type=int, default=10, help='images per interpolation row (default 10)')
+    p.add_argument('--mode', choices=('linear', 'slerp', 'both'), default='both',
+                   help='interpolation: linear, slerp, or both (each pair twice; default)')
+    p.add_argument('--arithmetic', type=cli.nonnegative_int, default=4, help='rows of a - b + c (default 4)')
+    p.add_argument('--truncation', type=cli.positive_float, default=None,
+                   help='truncation trick for the random endpoints (normal latents only)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('-o', '--out', default=None, help='output PNG (default RUN_DIR/analogy.png)')
+    args = p.parse_args(argv)
+    if args.cols < 2:
+        p.error('--cols must be at least 2, got {}'.format(args.cols))
+    return args
+
+
+def latest_snapshot(run_dir):
+    files = glob.glob(os.path.join(run_dir, 'gen_iter_*.npz'))
+    if not files:
+        raise cli.CleanExit('no generator snapshot (gen_iter_N.npz) in {}'.format(run_dir))
+    return max(files, key=lambda f: int(re.findall(r'(\d+)', os.path.basename(f))[-1]))
+
+
+def load_generator(run_dir, snapshot=None):
+    config_path = os.path.join(run_dir, 'args.json')
+    if not os.path.isfile(config_path):
+        raise cli.CleanExit('{} has no args.json: is it a train_anime.py output folder?'.format(run_dir))
+    cfg = json.load(open(config_path))
+    gen = DCGANGenerator(cfg['z_dim'], cfg['size'], cfg['g_ch'], cfg['z_dist'], cfg['init'],
+                         cfg.get('self_attention', False))
+    path = snapshot or latest_snapshot(run_dir)
+    if not os.path.isfile(path):
+        raise cli.CleanExit('no such snapshot: {}'.format(path))
+    try:
+        chainer.serializers.load_npz(path, gen)
+    except Exception as e:
+        raise cli.CleanExit('cannot load {}: {}'.format(path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    return gen, path
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = cli.get_device(args.device)
+    gen, path = load_generator(args.run_dir, args.snapshot)
+    if args.truncation is not None and gen.z_distribution != 'normal':
+        raise cli.CleanExit('--truncation needs a generator trained with normal latents (this one: {})'.format(
+            gen.z_distribution))
+    gen.to_device(device)
+    rng = numpy.random.RandomState(args.seed)
+    draw = lambda n: chainer.backend.CpuDevice().send(gen.make_hidden(n, rng, truncation=args.truncation))  # noqa
+    starts, ends = draw(args.rows), draw(args.rows)
+    modes = ['linear', 'slerp'] if args.mode == 'both' else [args.mode]
+    blocks = []
+    z = numpy.concatenate([interpolation_rows(starts[r:r + 1], ends[r:r + 1], args.cols, m)
+                           for r in range(args.rows) for m in modes]).astype(numpy.float32)
+    blocks.append((z, args.cols))
+    if args.arithmetic:
+        a, b, c = draw(args.arithmetic), draw(args.arithmetic), draw(args.arithmetic)
+        z = numpy.stack([a, b, c, arithmetic(a, b, c)], axis=1).reshape(-1, gen.z_dim).astype(numpy.float32)
+        blocks.append((z, 4))
+    pictures = []
+    with chainer.no_backprop_mode(), chainer.using_config('train', False):
+        for z, cols in blocks:
+            images = []
+            for start in range(0, len(z), 100):
+                x = gen(device.send(z[start:start + 100]))
+                images.append(chainer.backend.CpuDevice().send(x.array))
+            pictures.append(image_grid(numpy.concatenate(images), cols))
+    width = max(p.shape[1] for p in pictures)
+    canvas = numpy.full((sum(p.shape[0] for p in pictures) + 8 * (len(pictures) - 1), width, 3), 255, numpy.uint8)
+    y = 0
+    for p in pictures:
+        canvas[y:y + p.shape[0], :p.shape[1]] = p
+        y += p.shape[0] + 8
+    out = args.out or os.path.join(args.run_dir, 'analogy.png')
+    save_png(canvas, out)
+    print('wrote {} ({} interpolation rows x {} [{}], {} analogy rows; generator {})'.format(
+        out, args.rows * len(modes), args.cols, '/'.join(modes), args.arithmetic, path))
+    return out
+
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])

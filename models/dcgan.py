@@ -1,0 +1,120 @@
+"""DCGAN-style image generator and discriminator for 64 × 64 and 96 × 96 faces (the three posts' anime models).
+
+G (LSGAN post's shape, Radford et al. 2016): z → Linear → ch × s × s (s = size / 16) → BN → ReLU →
+  3 × [Deconv 4×4 stride 2 → BN → ReLU] halving the channels → Deconv 4×4 stride 2 → 3 channels → tanh.
+D (Improved-GAN post): x + N(0, σ²) (training only) → Conv 4×4 stride 2 (ch) → act →
+  3 × [Conv 4×4 stride 2 → BN → act] doubling the channels (ch … 8·ch) → (minibatch discrimination,
+  B = 50, C = 5) → Linear 1.  The post used ch = 32 (32, 64, 128, 256), ELU, σ = 0.3 and Normal(0.001)
+  weights; ``train_anime.py``'s presets hold both posts' choices.
+``self_attention=True`` puts SAGAN's block (``models.self_attention``) after G's second deconvolution and
+D's second convolution (feature maps of size / 4).
+"""
+import ganlib.compat  # noqa: F401
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+
+from models.initializers import make_initializer
+from models.mlp import _activation, minibatch_head, sample_z
+from models.self_attention import SelfAttention
+from models.ssl_mnist import GaussianNoise
+
+ACTIVATIONS = ('elu', 'leaky_relu', 'relu')
+
+
+def _check_size(size):
+    if size % 16 or size < 16:
+        raise ValueError('image size must be a multiple of 16 (64 or 96), got {}'.format(size))
+
+
+def _image_activation(name):
+    if name == 'elu':
+        return F.elu
+    return _activation(name)
+
+
+class DCGANGenerator(chainer.Chain):
+    def __init__(self, z_dim=50, size=64, ch=512, z_distribution='uniform', init='normal:0.02',
+                 self_attention=False, rng=None):
+        super().__init__()
+        _check_size(size)
+        if z_dim <= 0 or ch < 8 or ch % 8:
+            raise ValueError('need z_dim > 0 and a channel count that is a multiple of 8 (got {}, {})'.format(
+                z_dim, ch))
+        self.z_dim, self.size, self.ch, self.z_distribution = z_dim, size, ch, z_distribution
+        self.bottom = size // 16
+        w = lambda: make_initializer(init, rng)  # noqa: E731
+        with self.init_scope():
+            self.l0 = L.Linear(z_dim, ch * self.bottom ** 2, initialW=w())
+            self.bn0 = L.BatchNormalization(ch * self.bottom ** 2)
+            self.dc1 = L.Deconvolution2D(ch, ch // 2, 4, 2, 1, initialW=w())
+            self.bn1 = L.BatchNormalization(ch // 2)
+            self.dc2 = L.Deconvolution2D(ch // 2, ch // 4, 4, 2, 1, initialW=w())
+            self.bn2 = L.BatchNormalization(ch // 4)
+            self.attention = SelfAttention(ch // 4, initialW=w()) if self_attention else None
+            self.dc3 = L.Deconvolution2D(ch // 4, ch // 8, 4, 2, 1, initialW=w())
+            self.bn3 = L.BatchNormalization(ch // 8)
+            self.dc4 = L.Deconvolution2D(ch // 8, 3, 4, 2, 1, initialW=w())
+
+    def make_hidden(self, n, rng, truncation=None):
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, truncation=truncation)
+
+    def forward(self, z):
+        h = F.relu(self.bn0(self.l0(z)))
+        h = F.reshape(h, (len(z), self.ch, self.bottom, self.bottom))
+        h = F.relu(self.bn1(self.dc1(h)))
+        h = F.relu(self.bn2(self.dc2(h)))
+        if self.attention is not None:
+            h = self.attention(h)
+        h = F.relu(self.bn3(self.dc3(h)))
+        return F.tanh(self.dc4(h))
+
+
+class DCGANDiscriminator(chainer.Chain):
+    """Logits y ∈ R^N; ``forward(x, return_features=True)`` also returns the flattened last conv features
+    (before minibatch discrimination) — the layer feature matching uses."""
+
+    def __init__(self, size=64, ch=32, activation='elu', input_noise=0.3, init='normal:0.02',
+                 minibatch_discrimination=None, self_attention=False, seed=0, rng=None):
+        super().__init__()
+        _check_size(size)
+        if ch < 1:
+            raise ValueError('discriminator channels must be positive, got {}'.format(ch))
+        if activation not in ACTIVATIONS:
+            raise ValueError('unknown activation {!r} (choose {})'.format(activation, ', '.join(ACTIVATIONS)))
+        self.act = _image_activation(activation)
+        self.input_noise = float(input_noise)
+        self.noise = GaussianNoise(seed)
+        w = lambda: make_initializer(init, rng)  # noqa: E731
+        width = 8 * ch * (size // 16) ** 2
+        with self.init_scope():
+            self.c0 = L.Convolution2D(3, ch, 4, 2, 1, initialW=w())
+            self.c1 = L.Convolution2D(ch, 2 * ch, 4, 2, 1, initialW=w())
+            self.bn1 = L.BatchNormalization(2 * ch)
+            self.attention = SelfAttention(2 * ch, initialW=w()) if self_attention else None
+            self.c2 = L.Convolution2D(2 * ch, 4 * ch, 4, 2, 1, initialW=w())
+            self.bn2 = L.BatchNormalization(4 * ch)
+            self.c3 = L.Convolution2D(4 * ch, 8 * ch, 4, 2, 1, initialW=w())
+            self.bn3 = L.BatchNormalization(8 * ch)
+            self.md, out_width = minibatch_head(width, minibatch_discrimination, init, rng)
+            self.out = L.Linear(out_width, 1, initialW=w())
+
+    def serialize(self, serializer):
+        super().serialize(serializer)
+        self.noise.serialize(serializer['noise_rng'])
+
+    def forward(self, x, return_features=False):
+        h = self.noise(x, self.input_noise)
+        h = self.act(self.c0(h))
+        h = self.act(self.bn1(self.c1(h)))
+        if self.attention is not None:
+            h = self.attention(h)
+        h = self.act(self.bn2(self.c2(h)))
+        h = self.act(self.bn3(self.c3(h)))
+        features = F.reshape(h, (len(x), -1))
+        h = features
+        if self.md is not None:
+            h = self.md(h)
+        y = F.reshape(self.out(h), (-1,))
+        return (y, features) if return_features else y

@@ -1,0 +1,221 @@
+#!/usr/bin/env python
+"""DCGAN on a folder of face images (the anime-face experiments of the three posts).
+
+Writes, under --out:
+  args.json, log (LogReport JSON), loss.png (PlotReport), metrics.json (wall time, ms/iteration)
+  samples/epoch_XXXX.png   a grid from the same fixed latents every --sample-every epochs (epoch 0: untrained)
+  snapshot_iter_N          trainer snapshots (G, D, both optimisers, iterators, RNGs) for --resume
+  gen_iter_N.npz           the generator alone, for analogy.py
+
+Examples (the posts' variants):
+  python train_anime.py --data-dir faces/ --out result/anime_dcgan
+  python train_anime.py --data-dir faces/ --minibatch-discrimination --out result/anime_md
+  python train_anime.py --data-dir faces/ --unroll 5 --minibatch-discrimination --out result/anime_k5_md
+  python train_anime.py --data-dir faces/ --loss lsgan --out result/anime_lsgan
+  python train_anime.py --data-dir faces/ --loss wgan --weight-clip 0.01 --optimizer rmsprop --n-critic 5
+"""
+import os
+import sys
+import time
+
+import ganlib.compat  # noqa: F401  (before chainer)
+
+import chainer
+import numpy
+from chainer import training
+from chainer.training import extensions
+
+from ganlib import cli, options
+from ganlib.images import ImageFolderDataset, ImageFolderError, image_grid, save_png
+from ganlib.losses import parse_abc
+from ganlib.updaters import UNROLL_MODES, GANUpdater
+from models.dcgan import ACTIVATIONS, DCGANDiscriminator, DCGANGenerator
+
+# ../shared/docs/original-experiments.md, "Anime faces".
+PRESETS = {
+    'improved': dict(d_activation='elu', d_noise=0.3, init='normal:0.001'),   # Improved-GAN / unrolled posts
+    'lsgan': dict(d_activation='leaky_relu', d_noise=0.0, init='normal:0.01'),  # LSGAN post
+}
+
+
+def parse_args(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='train_anime.py')
+    a = p.add_argument
+    a('--data-dir', required=True, help='folder of PNG/JPEG images, searched recursively')
+    a('--size', type=int, choices=(64, 96), default=64, help='image size (default 64; the posts used 96)')
+    a('--max-images', type=cli.positive_int, default=None, help='stop after N readable images (sorted paths)')
+    a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
+      help='D activation, input noise and init of the Improved-GAN or LSGAN post (auto: lsgan for --loss lsgan)')
+    a('--z-dim', type=cli.positive_int, default=50, help='latent size (50 as in the posts)')
+    a('--z-dist', choices=('uniform', 'normal'), default='uniform', help='latent distribution (posts: uniform)')
+    a('--g-ch', type=cli.positive_int, default=512, help="G's first feature maps (halved per layer; default 512)")
+    a('--d-ch', type=cli.positive_int, default=32, help="D's first feature maps (doubled per layer; default 32)")
+    a('--d-activation', choices=ACTIVATIONS, default=None, help='(preset)')
+    a('--d-noise', type=float, default=None, help="std of the Gaussian noise added to D's input (preset)")
+    a('--init', default=None, help='weight init, e.g. normal:0.02 (preset)')
+    a('--self-attention', action='store_true', help='SAGAN self-attention block in G and D')
+    a('--feature-matching', action='store_true', help='G minimises feature matching (Salimans et al. 3.1)')
+    a('--minibatch-discrimination', action='store_true', help='minibatch discrimination in D (3.2)')
+    a('--md-kernels', type=cli.positive_int, default=50)
+    a('--md-dim', type=cli.positive_int, default=5)
+    a('--unroll', type=cli.nonnegative_int, default=0, help='unrolling steps K (0/1 plain; the post: 5)')
+    a('--unroll-mode', choices=UNROLL_MODES, default='first-order')
+    a('--unroll-cache', choices=('full', 'params'), default='full')
+    a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c')
+    a('--lr', type=cli.positive_float, default=1e-4, help='learning rate (posts: Adam 1e-4)')
+    a('--beta1', type=float, default=0.5)
+    a('--batch-size', type=cli.positive_int, default=128, help='(posts: 128)')
+    a('--epochs', type=cli.positive_int, default=20)
+    a('--iterations-per-epoch', type=cli.positive_int, default=None,
+      help='generator updates per epoch (default: images // batch size)')
+    a('--sample-every', type=cli.positive_int, default=1, help='sample grid every N epochs')
+    a('--snapshot-every', type=cli.positive_int, default=1, help='snapshots every N epochs')
+    a('--log-every', type=cli.positive_int, default=10, help='log/print every N iterations')
+    a('--grid', type=cli.positive_int, default=8, help='sample grid is N x N (default 8)')
+    a('--resume', default=None, help='trainer snapshot to resume from (same flags)')
+    a('--out', default='result/anime')
+    a('--seed', type=int, default=0)
+    a('--device', default='cpu', help='cpu or @cupy:N')
+    a('--quiet', action='store_true')
+    options.add_arguments(p, began=False)
+    args = p.parse_args(argv)
+    try:
+        args.lsgan_abc = parse_abc(args.lsgan_abc)
+    except ValueError as e:
+        p.error(str(e))
+    preset = PRESETS['lsgan' if args.loss == 'lsgan' else 'improved'] if args.preset == 'auto' else \
+        PRESETS[args.preset]
+    for key, value in preset.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    if args.d_noise < 0:
+        p.error('--d-noise must be >= 0, got {}'.format(args.d_noise))
+    problem = options.validate(args)
+    if problem:
+        p.error(problem)
+    if args.resume is not None and not os.path.isfile(args.resume):
+        p.error('--resume: no such snapshot file: {}'.format(args.resume))
+    return args
+
+
+def load_dataset(args, quiet=False):
+    def progress(i, n):
+        if not quiet and (i % 1000 == 0 or i == n):
+            print('\rloading images: {}/{}'.format(i, n), end='', flush=True)
+    try:
+        dataset = ImageFolderDataset(args.data_dir, args.size, args.max_images, progress=progress)
+    except ImageFolderError as e:
+        raise cli.CleanExit(str(e))
+    finally:
+        if not quiet:
+            print()
+    if len(dataset) < args.batch_size:
+        raise cli.CleanExit('{} usable images, fewer than one batch of {} (lower --batch-size)'.format(
+            len(dataset), args.batch_size))
+    return dataset
+
+
+def build(args, dataset, device):
+    rng = numpy.random.RandomState(args.seed)
+    try:
+        gen = DCGANGenerator(args.z_dim, args.size, args.g_ch, args.z_dist, args.init, args.self_attention, rng=rng)
+        dis = DCGANDiscriminator(args.size, args.d_ch, args.d_activation, args.d_noise, args.init,
+                                 (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
+                                 args.self_attention, seed=args.seed + 5, rng=rng)
+    except ValueError as e:
+        raise cli.CleanExit(str(e))
+    gen.to_device(device)
+    dis.to_device(device)
+    opt_gen, opt_dis = options.make_optimizers(args, gen, dis)
+    options.apply(args, gen, dis, opt_gen, opt_dis, rng)
+    sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + 1))
+    iterator = chainer.iterators.SerialIterator(dataset, args.batch_size, order_sampler=sampler)
+    per_epoch = args.iterations_per_epoch or max(1, len(dataset) // args.batch_size)
+    updater = GANUpdater(iterator, opt_gen, opt_dis, options.build_loss(args), unroll_k=args.unroll,
+                         unroll_mode=args.unroll_mode, restore_optimizer_state=args.unroll_cache == 'full',
+                         feature_matching=args.feature_matching, seed=args.seed + 2,
+                         iterations_per_epoch=per_epoch, n_critic=args.n_critic,
+                         gradient_penalty=args.gradient_penalty or 0.0, device=device)
+    return gen, dis, updater
+
+
+class SampleGrid(training.Extension):
+    """``samples/epoch_XXXX.png``: G on the same latents (test mode) at the trigger and before training."""
+    priority = training.PRIORITY_READER
+
+    def __init__(self, gen, out_dir, n_side=8, seed=0, truncation=None):
+        self.gen, self.n_side = gen, n_side
+        self.dir = os.path.join(out_dir, 'samples')
+        z = gen.make_hidden(n_side * n_side, numpy.random.RandomState(seed), truncation=truncation)
+        self.z = chainer.backend.CpuDevice().send(z)
+
+    def save(self, epoch):
+        with chainer.no_backprop_mode(), chainer.using_config('train', False):
+            x = self.gen(self.gen.xp.asarray(self.z))
+        path = os.path.join(self.dir, 'epoch_{:04d}.png'.format(epoch))
+        save_png(image_grid(chainer.backend.CpuDevice().send(x.array), self.n_side), path)
+        return path
+
+    def initialize(self, trainer):
+        if trainer.updater.iteration == 0:
+            self.save(0)
+
+    def __call__(self, trainer):
+        self.save(trainer.updater.epoch)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = cli.get_device(args.device)
+    dataset = load_dataset(args, args.quiet)
+    if not args.quiet:
+        print(dataset.summary())
+    if dataset.skipped:
+        print('skipped {} unreadable file(s), e.g. {}: {}'.format(len(dataset.skipped), *dataset.skipped[0]))
+    gen, dis, updater = build(args, dataset, device)
+    os.makedirs(args.out, exist_ok=True)
+    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
+    cli.save_json(os.path.join(args.out, 'args.json'), config)
+
+    trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
+    log_trigger = (args.log_every, 'iteration')
+    trainer.extend(extensions.LogReport(trigger=log_trigger))
+    trainer.extend(SampleGrid(gen, args.out, args.grid, seed=args.seed + 3, truncation=args.truncation),
+                   trigger=(args.sample_every, 'epoch'))
+    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                   trigger=(args.snapshot_every, 'epoch'))
+    trainer.extend(extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz'),
+                   trigger=(args.snapshot_every, 'epoch'))
+    if extensions.PlotReport.available():
+        trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger,
+                                             file_name='loss.png'))
+    if not args.quiet:
+        extra = ['dis/gp'] if args.gradient_penalty else []
+        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
+                                              ['elapsed_time']), trigger=log_trigger)
+        trainer.extend(extensions.ProgressBar(update_interval=1))
+    start_iteration = 0
+    if args.resume:
+        try:
+            chainer.serializers.load_npz(args.resume, trainer)
+        except Exception as e:
+            raise cli.CleanExit('cannot resume from {}: {} (was it written with the same flags?)'.format(
+                args.resume, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        start_iteration = updater.iteration
+
+    start = time.time()
+    trainer.run()
+    wall = time.time() - start
+    done = updater.iteration - start_iteration
+    result = dict(iterations=updater.iteration, epochs=updater.epoch, images=len(dataset),
+                  skipped_files=len(dataset.skipped), wall_time_s=round(wall, 2),
+                  ms_per_iteration=round(1000 * wall / max(1, done), 1), device=str(device),
+                  resumed_from=args.resume, config=config)
+    cli.save_json(os.path.join(args.out, 'metrics.json'), result)
+    print('{} iterations in {:.1f}s ({:.1f} ms/iteration); wrote {}'.format(
+        done, wall, result['ms_per_iteration'], args.out))
+    return result
+
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])
