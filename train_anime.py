@@ -28,6 +28,8 @@ from chainer.training import extensions
 from ganlib import cli, options
 from ganlib.images import ImageFolderDataset, ImageFolderError, image_grid, save_png
 from ganlib.losses import parse_abc
+from ganlib.mnist import IDXError, load_mnist
+from ganlib.stacked_mnist import StackedMNIST
 from ganlib.updaters import UNROLL_MODES, GANUpdater
 from models.dcgan import ACTIVATIONS, DCGANDiscriminator, DCGANGenerator
 
@@ -41,8 +43,13 @@ PRESETS = {
 def parse_args(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='train_anime.py')
     a = p.add_argument
-    a('--data-dir', required=True, help='folder of PNG/JPEG images, searched recursively')
-    a('--size', type=int, choices=(64, 96), default=64, help='image size (default 64; the posts used 96)')
+    a('--data-dir', required=True, help='folder of PNG/JPEG images, searched recursively (or the MNIST IDX '
+      'folder for --dataset stacked-mnist)')
+    a('--dataset', choices=('folder', 'stacked-mnist'), default='folder',
+      help='folder: the images under --data-dir; stacked-mnist: three MNIST digits as RGB (1,000 modes)')
+    a('--stacked-size', type=cli.positive_int, default=128000, help='stacked-MNIST examples (default 128,000)')
+    a('--size', type=int, choices=(32, 64, 96), default=None,
+      help='image size (default 64 for a folder, 32 for stacked-mnist; the posts used 96)')
     a('--max-images', type=cli.positive_int, default=None, help='stop after N readable images (sorted paths)')
     a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
       help='D activation, input noise and init of the Improved-GAN or LSGAN post (auto: lsgan for --loss lsgan)')
@@ -88,6 +95,8 @@ def parse_args(argv=None):
     for key, value in preset.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if args.size is None:
+        args.size = 32 if args.dataset == 'stacked-mnist' else 64
     if args.d_noise < 0:
         p.error('--d-noise must be >= 0, got {}'.format(args.d_noise))
     problem = options.validate(args)
@@ -102,13 +111,21 @@ def load_dataset(args, quiet=False):
     def progress(i, n):
         if not quiet and (i % 1000 == 0 or i == n):
             print('\rloading images: {}/{}'.format(i, n), end='', flush=True)
-    try:
-        dataset = ImageFolderDataset(args.data_dir, args.size, args.max_images, progress=progress)
-    except ImageFolderError as e:
-        raise cli.CleanExit(str(e))
-    finally:
-        if not quiet:
-            print()
+    if args.dataset == 'stacked-mnist':
+        try:
+            (x, y), _ = load_mnist(args.data_dir)
+        except (IDXError, ValueError) as e:
+            raise cli.CleanExit(str(e))
+        dataset = StackedMNIST(x[:args.max_images], y[:args.max_images], args.stacked_size, args.size,
+                               seed=args.seed + 11)
+    else:
+        try:
+            dataset = ImageFolderDataset(args.data_dir, args.size, args.max_images, progress=progress)
+        except ImageFolderError as e:
+            raise cli.CleanExit(str(e))
+        finally:
+            if not quiet:
+                print()
     if len(dataset) < args.batch_size:
         raise cli.CleanExit('{} usable images, fewer than one batch of {} (lower --batch-size)'.format(
             len(dataset), args.batch_size))
@@ -168,10 +185,11 @@ def main(argv=None):
     args = parse_args(argv)
     device = cli.get_device(args.device)
     dataset = load_dataset(args, args.quiet)
-    if not args.quiet:
+    skipped = getattr(dataset, 'skipped', [])
+    if not args.quiet and hasattr(dataset, 'summary'):
         print(dataset.summary())
-    if dataset.skipped:
-        print('skipped {} unreadable file(s), e.g. {}: {}'.format(len(dataset.skipped), *dataset.skipped[0]))
+    if skipped:
+        print('skipped {} unreadable file(s), e.g. {}: {}'.format(len(skipped), *skipped[0]))
     gen, dis, updater = build(args, dataset, device)
     os.makedirs(args.out, exist_ok=True)
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
@@ -208,7 +226,7 @@ def main(argv=None):
     wall = time.time() - start
     done = updater.iteration - start_iteration
     result = dict(iterations=updater.iteration, epochs=updater.epoch, images=len(dataset),
-                  skipped_files=len(dataset.skipped), wall_time_s=round(wall, 2),
+                  skipped_files=len(skipped), wall_time_s=round(wall, 2),
                   ms_per_iteration=round(1000 * wall / max(1, done), 1), device=str(device),
                   resumed_from=args.resume, config=config)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)

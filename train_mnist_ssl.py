@@ -63,6 +63,10 @@ def parse_args(argv=None):
     a('--seed', type=int, default=0)
     a('--device', default='cpu')
     a('--quiet', action='store_true')
+    a('--score', action='store_true',
+      help="also score G's samples: MNIST-classifier FID, Inception-style score, class histogram (evaluate.py)")
+    a('--score-samples', type=cli.positive_int, default=10000, help='samples for --score (default 10,000)')
+    a('--classifier-cache', default=None, help='MNIST classifier cache for --score (default ~/.cache/...)')
     options.add_arguments(p, losses=False, optimizers=False, truncation=False)
     args = p.parse_args(argv)
     problem = options.validate(args)
@@ -133,6 +137,18 @@ def save_sample_grid(gen, path, seed, n=100):
     plt.imsave(path, (grid + 1) / 2, cmap='gray', vmin=0, vmax=1)
 
 
+def score_samples(args, gen, data, device):
+    """FID / IS / class histogram of G's samples in the repository's MNIST-classifier feature space."""
+    from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
+    from ganlib.scoring import generate_images, mnist_scores
+    classifier, info = load_or_train(data['split']['data_dir'], args.classifier_cache or DEFAULT_CLASSIFIER_CACHE,
+                                     device=device)
+    images = generate_images(gen, args.score_samples, args.seed + 9)
+    scores = mnist_scores(classifier, images, data['x_test'])
+    scores['classifier_test_accuracy'] = info['test_accuracy']
+    return scores
+
+
 def main(argv=None):
     args = parse_args(argv)
     device = cli.get_device(args.device)
@@ -168,11 +184,17 @@ def main(argv=None):
                   test_accuracy=accuracy(dis, data['x_test'], data['y_test']),
                   iterations=updater.iteration, wall_time_s=round(wall, 2), split=data['split'], config=config)
     result['test_errors'] = int(round((1 - result['test_accuracy']) * len(data['y_test'])))
+    if args.score:
+        result['sample_scores'] = score_samples(args, gen, data, device)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)
     save_sample_grid(gen, os.path.join(args.out, 'samples.png'), args.seed + 7)
     print('final: test accuracy {:.2%} ({} errors of {}), validation {:.2%}; {} labels; wall {:.0f}s; wrote {}'.format(
         result['test_accuracy'], result['test_errors'], len(data['y_test']), result['validation_accuracy'],
         args.labels, wall, args.out))
+    if args.score:
+        sc = result['sample_scores']
+        print('samples: FID {:.3f} (classifier features), Inception-style score {:.2f}, {}/10 classes'.format(
+            sc['fid'], sc['inception_score'], sc['classes_captured']))
     return result
 
 

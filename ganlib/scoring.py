@@ -1,0 +1,80 @@
+"""Score generators with ``ganlib.evaluation``'s numbers: MNIST (classifier features), stacked MNIST, faces."""
+import os
+import pickle
+
+import ganlib.compat  # noqa: F401
+
+import chainer
+import numpy
+
+from ganlib.classifier import predict
+from ganlib.evaluation import frechet_distance_of_features, inception_score, mode_histogram, modes_and_kl
+from ganlib.stacked_mnist import stacked_mnist_score
+
+
+def generate_images(gen, n, seed, batch_size=500, truncation=None):
+    """n samples of ``gen`` (test mode) as a float32 CPU array, latents from ``RandomState(seed)``."""
+    rng = numpy.random.RandomState(seed)
+    out = []
+    with chainer.no_backprop_mode(), chainer.using_config('train', False):
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            z = gen.make_hidden(m, rng) if truncation is None else gen.make_hidden(m, rng, truncation=truncation)
+            out.append(chainer.backend.CpuDevice().send(gen(z).array))
+    return numpy.concatenate(out).astype(numpy.float32)
+
+
+def mnist_scores(classifier, images, real_images):
+    """Classifier-feature FID (generated vs real), Inception-style score (10 splits), class histogram,
+    classes captured and KL(class histogram ‖ uniform) of generated digits in [−1, 1]."""
+    probs, feats = predict(classifier, images, features=True)
+    _, real_feats = predict(classifier, real_images, features=True)
+    is_mean, is_std = inception_score(probs, splits=10)
+    pred = probs.argmax(axis=1)
+    captured, kl = modes_and_kl(pred, 10)
+    return {'fid': frechet_distance_of_features(feats, real_feats), 'inception_score': is_mean,
+            'inception_score_std': is_std, 'class_histogram': mode_histogram(pred, 10).tolist(),
+            'classes_captured': captured, 'class_kl': kl, 'samples': int(len(images)),
+            'real_samples': int(len(real_images))}
+
+
+def stacked_scores(classifier, images):
+    return stacked_mnist_score(classifier, images)
+
+
+class FeatureExtractorError(ValueError):
+    pass
+
+
+def load_feature_extractor(path):
+    """A user-supplied feature extractor: a pickled Chainer link (``pickle.dump(link.to_cpu(), f)``) that maps
+    float32 images (N, 3, S, S) in [−1, 1] to features (N, D).  No download ever happens here."""
+    if not path:
+        raise FeatureExtractorError('FID on face images needs --feature-extractor FILE: a pickled Chainer link '
+                                    'mapping (N, 3, S, S) images in [-1, 1] to (N, D) features')
+    if not os.path.isfile(path):
+        raise FeatureExtractorError('no such feature extractor file: {}'.format(path))
+    try:
+        with open(path, 'rb') as f:
+            link = pickle.load(f)
+    except Exception as e:
+        raise FeatureExtractorError('cannot unpickle feature extractor {}: {}'.format(path, e))
+    if not callable(link):
+        raise FeatureExtractorError('{} does not hold a callable Chainer link'.format(path))
+    return link
+
+
+def extract_features(extractor, images, batch_size=200):
+    out = []
+    with chainer.no_backprop_mode(), chainer.using_config('train', False):
+        for start in range(0, len(images), batch_size):
+            h = extractor(numpy.asarray(images[start:start + batch_size], dtype=numpy.float32))
+            h = getattr(h, 'array', h)
+            out.append(chainer.backend.CpuDevice().send(h).reshape(len(h), -1))
+    return numpy.concatenate(out).astype(numpy.float64)
+
+
+def face_fid(extractor, images, real_images):
+    return {'fid': frechet_distance_of_features(extract_features(extractor, images),
+                                                extract_features(extractor, real_images)),
+            'samples': int(len(images)), 'real_samples': int(len(real_images))}
