@@ -40,7 +40,7 @@ def parse_args(argv=None):
     a('--real-samples', type=cli.positive_int, default=10000, help='real images for FID (default 10,000)')
     a('--data-dir', default=None, help="MNIST IDX folder (default: the run's own --data-dir)")
     a('--classifier-cache', default=DEFAULT_CLASSIFIER_CACHE, help='where the MNIST classifier is cached')
-    a('--classifier-epochs', type=cli.positive_int, default=8, help='epochs if the classifier must be trained')
+    a('--classifier-epochs', type=cli.positive_int, default=10, help='epochs if the classifier must be trained')
     a('--feature-extractor', default=None, help='face FID: a pickled Chainer link images -> features')
     a('--truncation', type=cli.positive_float, default=None, help='truncation trick when sampling')
     a('--seed', type=int, default=0)

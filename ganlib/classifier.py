@@ -17,8 +17,28 @@ from models.mnist_classifier import MNISTClassifier
 DEFAULT_CLASSIFIER_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'gan-stabilisation', 'classifier')
 
 
-def train_classifier(x, y, epochs=8, batch_size=100, lr=1e-3, seed=0, device=None, progress=False):
-    """Adam(lr) on softmax cross-entropy for ``epochs`` passes over (x in [−1, 1], y); Chainer's Trainer."""
+class RandomShift(object):
+    """Training augmentation: shift a 28 × 28 digit by up to ``max_shift`` pixels in each direction
+    (background −1 fills in), from an RNG of its own."""
+
+    def __init__(self, max_shift=2, seed=0):
+        self.max_shift = max_shift
+        self.rng = numpy.random.RandomState(seed)
+
+    def __call__(self, example):
+        x, t = example
+        img = x.reshape(28, 28)
+        dy, dx = self.rng.randint(-self.max_shift, self.max_shift + 1, size=2)
+        out = numpy.full_like(img, -1.0)
+        ys, yd = (slice(0, 28 - dy), slice(dy, 28)) if dy >= 0 else (slice(-dy, 28), slice(0, 28 + dy))
+        xs, xd = (slice(0, 28 - dx), slice(dx, 28)) if dx >= 0 else (slice(-dx, 28), slice(0, 28 + dx))
+        out[yd, xd] = img[ys, xs]
+        return out.reshape(x.shape), t
+
+
+def train_classifier(x, y, epochs=10, batch_size=100, lr=1e-3, seed=0, device=None, progress=False, max_shift=2):
+    """Adam(lr) on softmax cross-entropy for ``epochs`` passes over (x in [−1, 1], y), digits randomly
+    shifted by up to ``max_shift`` pixels (0: no augmentation); Chainer's Trainer."""
     device = device or chainer.get_device('@numpy')
     model = MNISTClassifier(seed=seed)
     clf = L.Classifier(model)
@@ -26,9 +46,10 @@ def train_classifier(x, y, epochs=8, batch_size=100, lr=1e-3, seed=0, device=Non
     opt = chainer.optimizers.Adam(alpha=lr)
     opt.setup(clf)
     sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(seed + 1))
-    it = chainer.iterators.SerialIterator(chainer.datasets.TupleDataset(x.astype(numpy.float32),
-                                                                         y.astype(numpy.int32)),
-                                          batch_size, order_sampler=sampler)
+    data = chainer.datasets.TupleDataset(x.astype(numpy.float32), y.astype(numpy.int32))
+    if max_shift:
+        data = chainer.datasets.TransformDataset(data, RandomShift(max_shift, seed + 2))
+    it = chainer.iterators.SerialIterator(data, batch_size, order_sampler=sampler)
     trainer = training.Trainer(training.updaters.StandardUpdater(it, opt, device=device), (epochs, 'epoch'),
                                out=os.devnull)
     if progress:
@@ -63,12 +84,12 @@ def _fingerprint(x, y):
     return h.hexdigest()
 
 
-def load_or_train(data_dir, cache_dir=DEFAULT_CLASSIFIER_CACHE, epochs=8, seed=0, device=None, log=print):
+def load_or_train(data_dir, cache_dir=DEFAULT_CLASSIFIER_CACHE, epochs=10, seed=0, device=None, log=print):
     """The cached classifier for the MNIST in ``data_dir``, trained (and cached) if absent or if the cache
     was made from other training data.  Returns (model, info dict with the test accuracy)."""
     (x_train, y_train), (x_test, y_test) = load_mnist(data_dir)
-    key = _fingerprint(x_train, y_train)
-    weights = os.path.join(cache_dir, 'mnist_classifier_{}.npz'.format(key[:12]))
+    key = _fingerprint(x_train, y_train) + '_e{}_s{}'.format(epochs, seed)
+    weights = os.path.join(cache_dir, 'mnist_classifier_{}{}.npz'.format(key[:12], key[32:]))
     meta = weights[:-4] + '.json'
     model = MNISTClassifier(seed=seed)
     if os.path.isfile(weights) and os.path.isfile(meta):

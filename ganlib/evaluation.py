@@ -23,8 +23,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
         d² = ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^{1/2})
 
     ``scipy.linalg.sqrtm`` of Σ₁Σ₂; if the product is singular (non-finite root), ε·I is added to both
-    covariances, as in the TTUR reference code; a small imaginary part from round-off is dropped, a
-    large one is an error.
+    covariances, as in the TTUR reference code; a small imaginary part from round-off is dropped.  Where the
+    root still has a large imaginary part (rank-deficient covariances: fewer samples than feature
+    dimensions), the trace is taken in the symmetric form Tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}, which has the same
+    value for positive semi-definite Σ's and only real, non-negative eigenvalues.
     """
     mu1, mu2 = numpy.atleast_1d(mu1).astype(numpy.float64), numpy.atleast_1d(mu2).astype(numpy.float64)
     sigma1, sigma2 = numpy.atleast_2d(sigma1).astype(numpy.float64), numpy.atleast_2d(sigma2).astype(numpy.float64)
@@ -38,11 +40,23 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
         covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
     if numpy.iscomplexobj(covmean):
         imag = numpy.abs(covmean.imag).max()
-        if not numpy.allclose(numpy.diagonal(covmean).imag, 0, atol=1e-3) or \
-                imag > 1e-3 * max(1.0, numpy.abs(covmean.real).max()):
-            raise ValueError('matrix square root has a large imaginary part ({:.3g})'.format(imag))
+        if imag > 1e-3 * max(1.0, numpy.abs(covmean.real).max()):
+            return float(diff.dot(diff) + numpy.trace(sigma1) + numpy.trace(sigma2) -
+                         2 * symmetric_sqrt_trace(sigma1, sigma2))
         covmean = covmean.real
     return float(diff.dot(diff) + numpy.trace(sigma1) + numpy.trace(sigma2) - 2 * numpy.trace(covmean))
+
+
+def _psd_sqrt(m):
+    w, v = numpy.linalg.eigh((m + m.T) / 2)
+    return (v * numpy.sqrt(numpy.clip(w, 0, None))).dot(v.T)
+
+
+def symmetric_sqrt_trace(sigma1, sigma2):
+    """Tr (Σ₁Σ₂)^{1/2} = Tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2} for positive semi-definite Σ₁, Σ₂ (by eigh)."""
+    s1 = _psd_sqrt(sigma1)
+    m = s1.dot(sigma2).dot(s1)
+    return float(numpy.sqrt(numpy.clip(numpy.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum())
 
 
 def _sqrtm(m):

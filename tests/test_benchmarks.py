@@ -41,3 +41,14 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
                               '--report', report])
     text = open(report).read()
     assert '| 20 | plain |' in text and '| 20 | unrolled K=2 |' in text
+
+
+def test_mnist_metrics_benchmark_tiny(tmp_path):
+    from benchmarks import mnist_metrics_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'), n_train=200, n_test=100)
+    report = str(tmp_path / 'mnist_metrics.md')
+    mnist_metrics_benchmark.main(['--data-dir', data, '--classifier-cache', str(tmp_path / 'cache'),
+                                  '--classifier-epochs', '1', '--stacked-samples', '300', '--report', report])
+    text = open(report).read()
+    assert 'test accuracy' in text and '| real training digits (all 200) | 200 |' in text
+    assert 'collapsed: test digits of class 1 only' in text and 'Stacked MNIST anchors' in text

@@ -51,6 +51,17 @@ def test_frechet_distance_with_singular_covariances_is_finite_and_right():
     assert numpy.isfinite(frechet_distance_of_features(f, f[::-1] + 0.5))
     with pytest.raises(ValueError):
         frechet_distance(numpy.zeros(2), numpy.eye(2), numpy.zeros(3), numpy.eye(3))
+    # the symmetric form agrees with sqrtm where both are well defined, and on rank-deficient fits
+    from ganlib.evaluation import symmetric_sqrt_trace, _sqrtm
+    rng = numpy.random.RandomState(3)
+    a, b = rng.standard_normal((6, 6)), rng.standard_normal((6, 6))
+    A, B = a @ a.T, b @ b.T
+    assert symmetric_sqrt_trace(A, B) == pytest.approx(numpy.trace(_sqrtm(A @ B)).real, rel=1e-8)
+    f1, f2 = rng.standard_normal((20, 64)), rng.standard_normal((20, 64)) + 1.0
+    mu1, c1 = feature_statistics(f1)
+    mu2, c2 = feature_statistics(f2)
+    ref = ((mu1 - mu2) ** 2).sum() + numpy.trace(c1) + numpy.trace(c2) - 2 * symmetric_sqrt_trace(c1, c2)
+    assert frechet_distance_of_features(f1, f2) == pytest.approx(ref, rel=1e-6)
 
 
 def test_frechet_distance_of_sampled_features_approaches_closed_form():
@@ -122,7 +133,7 @@ def test_stacked_mnist_dataset_and_score():
 def test_classifier_learns_and_is_cached(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=300, n_test=100)
     (x, y), (xt, yt) = load_mnist(data)
-    model = train_classifier(to_unit_range(x), y, epochs=3, seed=0)
+    model = train_classifier(to_unit_range(x), y, epochs=3, seed=0, max_shift=0)  # the toy classes are row shifts
     assert accuracy(model, to_unit_range(xt), yt) > 0.5
     probs, feats = predict(model, to_unit_range(xt[:7]), features=True)
     assert probs.shape == (7, 10) and feats.shape == (7, 128)
@@ -188,3 +199,18 @@ def test_evaluate_mog_run(tmp_path):
                     '--out', run])
     res = evaluate.main([run, '--samples', '300'])
     assert res['kind'] == 'mog' and 0 <= res['modes'] <= 8 and 0 <= res['hq'] <= 1
+
+
+def test_random_shift_moves_the_digit_and_fills_with_background():
+    from ganlib.classifier import RandomShift
+    img = -numpy.ones(784, numpy.float32)
+    img.reshape(28, 28)[10, 12] = 1.0
+    shift = RandomShift(2, seed=0)
+    seen = set()
+    for _ in range(50):
+        out, t = shift((img, 3))
+        assert t == 3 and out.shape == (784,) and (out == 1.0).sum() == 1 and (out == -1.0).sum() == 783
+        r, c = divmod(int(numpy.argmax(out)), 28)
+        assert abs(r - 10) <= 2 and abs(c - 12) <= 2
+        seen.add((r, c))
+    assert len(seen) > 5
