@@ -141,10 +141,7 @@ def build(args, dataset, device):
                                  args.self_attention, seed=args.seed + 5, rng=rng)
     except ValueError as e:
         raise cli.CleanExit(str(e))
-    gen.to_device(device)
-    dis.to_device(device)
-    opt_gen, opt_dis = options.make_optimizers(args, gen, dis)
-    options.apply(args, gen, dis, opt_gen, opt_dis, rng)
+    opt_gen, opt_dis = options.setup(args, gen, dis, device, rng)
     sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + 1))
     iterator = chainer.iterators.SerialIterator(dataset, args.batch_size, order_sampler=sampler)
     per_epoch = args.iterations_per_epoch or max(1, len(dataset) // args.batch_size)
@@ -214,11 +211,7 @@ def main(argv=None):
         trainer.extend(extensions.ProgressBar(update_interval=1))
     start_iteration = 0
     if args.resume:
-        try:
-            chainer.serializers.load_npz(args.resume, trainer)
-        except Exception as e:
-            raise cli.CleanExit('cannot resume from {}: {} (was it written with the same flags?)'.format(
-                args.resume, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        cli.resume(trainer, args.resume)
         start_iteration = updater.iteration
 
     start = time.time()

@@ -172,11 +172,7 @@ def main(argv=None):
                                                'lr', 'elapsed_time']), trigger=(args.eval_every, 'iteration'))
         trainer.extend(extensions.ProgressBar(update_interval=20))
     if args.resume:
-        try:
-            chainer.serializers.load_npz(args.resume, trainer)
-        except Exception as e:
-            raise cli.CleanExit('cannot resume from {}: {}'.format(args.resume, str(e).splitlines()[0] if str(e)
-                                                                   else type(e).__name__))
+        cli.resume(trainer, args.resume)
     start = time.time()
     trainer.run()
     wall = time.time() - start

@@ -118,10 +118,7 @@ def build(args, device=None):
                                    rng=rng)
     except ValueError as e:
         raise cli.CleanExit(str(e))
-    gen.to_device(device)
-    dis.to_device(device)
-    opt_gen, opt_dis = options.make_optimizers(args, gen, dis)
-    options.apply(args, gen, dis, opt_gen, opt_dis, rng)
+    opt_gen, opt_dis = options.setup(args, gen, dis, device, rng)
     iterator = MixtureIterator(mixture, args.batch_size, args.iterations_per_epoch, seed=args.seed + 1)
     common = dict(unroll_k=args.unroll, unroll_mode=args.unroll_mode,
                   restore_optimizer_state=args.unroll_cache == 'full',
@@ -166,11 +163,7 @@ def main(argv=None):
                                               ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
         trainer.extend(extensions.ProgressBar(update_interval=50))
     if args.resume:
-        try:
-            chainer.serializers.load_npz(args.resume, trainer)
-        except Exception as e:
-            raise cli.CleanExit('cannot resume from {}: {} (was it written with the same flags?)'.format(
-                args.resume, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        cli.resume(trainer, args.resume)
 
     start = time.time()
     trainer.run()

@@ -95,3 +95,12 @@ def run_main(main, argv=None):
     except KeyboardInterrupt:
         sys.stderr.write('{}: interrupted\n'.format(prog))
         sys.exit(130)
+
+
+def resume(trainer, path):
+    """Load a trainer snapshot for ``--resume``; a mismatch is one clear line, not a traceback."""
+    try:
+        chainer.serializers.load_npz(path, trainer)
+    except Exception as e:
+        raise CleanExit('cannot resume from {}: {} (was it written with the same flags?)'.format(
+            path, str(e).splitlines()[0] if str(e) else type(e).__name__))

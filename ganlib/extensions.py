@@ -10,7 +10,7 @@ from chainer import training
 from ganlib.metrics import mode_metrics
 
 
-def generate(gen, n, rng, batch_size=2500, truncation=None):
+def generate(gen, n, rng, batch_size=2500, truncation=None, dtype=numpy.float64):
     """n generator samples as a float CPU array (test mode, no graph), latents drawn from ``rng``
     (with the truncation trick at ``truncation`` if given)."""
     out = []
@@ -19,7 +19,7 @@ def generate(gen, n, rng, batch_size=2500, truncation=None):
             m = min(batch_size, n - start)
             z = gen.make_hidden(m, rng) if truncation is None else gen.make_hidden(m, rng, truncation=truncation)
             out.append(chainer.backend.CpuDevice().send(gen(z).array))
-    return numpy.concatenate(out).astype(numpy.float64)
+    return numpy.concatenate(out).astype(dtype, copy=False)
 
 
 class MixtureEvaluator(training.Extension):

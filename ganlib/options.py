@@ -140,3 +140,13 @@ def apply(args, gen, dis, opt_gen, opt_dis, rng):
         add_historical_averaging(opt_dis, args.historical_averaging)
         added.append('historical averaging {}'.format(args.historical_averaging))
     return added
+
+
+def setup(args, gen, dis, device, rng):
+    """Send G and D to ``device``, build their optimisers (``make_optimizers``) and attach the toolbox
+    (``apply``); returns (opt_gen, opt_dis)."""
+    gen.to_device(device)
+    dis.to_device(device)
+    opt_gen, opt_dis = make_optimizers(args, gen, dis)
+    apply(args, gen, dis, opt_gen, opt_dis, rng)
+    return opt_gen, opt_dis

@@ -8,20 +8,14 @@ import chainer
 import numpy
 
 from ganlib.classifier import predict
+from ganlib.extensions import generate
 from ganlib.evaluation import frechet_distance_of_features, inception_score, mode_histogram, modes_and_kl
 from ganlib.stacked_mnist import stacked_mnist_score
 
 
 def generate_images(gen, n, seed, batch_size=500, truncation=None):
     """n samples of ``gen`` (test mode) as a float32 CPU array, latents from ``RandomState(seed)``."""
-    rng = numpy.random.RandomState(seed)
-    out = []
-    with chainer.no_backprop_mode(), chainer.using_config('train', False):
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            z = gen.make_hidden(m, rng) if truncation is None else gen.make_hidden(m, rng, truncation=truncation)
-            out.append(chainer.backend.CpuDevice().send(gen(z).array))
-    return numpy.concatenate(out).astype(numpy.float32)
+    return generate(gen, n, numpy.random.RandomState(seed), batch_size, truncation, dtype=numpy.float32)
 
 
 def mnist_scores(classifier, images, real_images):
