@@ -28,7 +28,8 @@ def command(labels, k, seed, args, out):
     return [sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py'), '--data-dir', args.data_dir,
             '--labels', str(labels), '--unroll', str(k), '--seed', str(seed), '--epochs', str(args.epochs),
             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
-            '--quiet', '--out', out]
+            '--quiet', '--out', out] + (['--score'] if args.score else []) + \
+        (['--classifier-cache', args.classifier_cache] if args.score and args.classifier_cache else [])
 
 
 def main(argv=None):
@@ -45,6 +46,9 @@ def main(argv=None):
     p.add_argument('--epochs', type=cli.positive_int, default=6)
     p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500)
     p.add_argument('--jobs', type=cli.positive_int, default=2)
+    p.add_argument('--score', action='store_true',
+                   help="also score each run's samples (MNIST-classifier FID and Inception-style score)")
+    p.add_argument('--classifier-cache', default=None, help='MNIST classifier cache for --score')
     p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_mnist_ssl'))
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mnist_ssl.md'))
     args = p.parse_args(argv)
@@ -78,7 +82,11 @@ def main(argv=None):
             raw['l{}/k{}'.format(labels, k)] = [{key: m[key] for key in ('test_accuracy', 'test_errors',
                                                                           'validation_accuracy', 'wall_time_s',
                                                                           'iterations')} for m in ms]
-            rows.append('| {} | {} | {} | {} | {} | {} | {:.0f} | {} |'.format(
+            scored = [m['sample_scores'] for m in ms if 'sample_scores' in m]
+            sample_cols = '{} | {}'.format(mean_std([sc['fid'] for sc in scored], '{:.1f}'),
+                                           mean_std([sc['inception_score'] for sc in scored], '{:.2f}')) \
+                if scored else '– | –'
+            rows.append(('| {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
                 labels, 'plain' if k < 2 else 'unrolled K={}'.format(k),
                 mean_std([100 * m['test_accuracy'] for m in ms], '{:.2f}'),
                 mean_std([m['test_errors'] for m in ms], '{:.0f}'),
@@ -116,11 +124,14 @@ digits are the first n/10 of each class after a seeded shuffle, the rest are unl
 Model and optimiser of the Improved-GAN post (D 784 → 1000 → 500 → 250 → 10 with Gaussian noise, softplus;
 G 50 → 500 → 500 → 784 with batch norm; feature matching of batch means; Adam β1 0.5, lr 1e-3 for the first
 10 epochs), {iters} iterations ({epochs} epochs × {ipe}); test accuracy of the discriminator's argmax.
+Sample FID / IS (with `--score`): 10,000 generator samples in the feature space of the repository's MNIST
+classifier (`results/mnist_metrics.md` has the scores of real digits for comparison) — lower FID,
+higher IS is better; they measure the *generator*, which feature matching does not optimise for looks.
 
 One run, for example: `{example}`
 
-| labels | method | test accuracy % | test errors / 10,000 | validation % | per seed | wall s / run | seeds |
-|---|---|---|---|---|---|---|---|
+| labels | method | test accuracy % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|---|---|
 {rows}
 """
 

@@ -36,11 +36,13 @@ def test_mog_benchmark_tiny(tmp_path):
 def test_mnist_ssl_benchmark_tiny(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'))
     report = str(tmp_path / 'mnist_ssl.md')
-    mnist_ssl_benchmark.main(['--data-dir', data, '--labels', '20', '--unroll', '0', '2', '--seeds', '0',
-                              '--epochs', '1', '--iterations-per-epoch', '2', '--runs-dir', str(tmp_path / 'runs'),
+    mnist_ssl_benchmark.main(['--data-dir', data, '--labels', '20', '--unroll', '0', '2', '--seeds', '0', '--score',
+                              '--classifier-cache', str(tmp_path / 'cache'), '--epochs', '1', '--iterations-per-epoch', '2', '--runs-dir', str(tmp_path / 'runs'),
                               '--report', report])
     text = open(report).read()
     assert '| 20 | plain |' in text and '| 20 | unrolled K=2 |' in text
+    plain_row = [line for line in text.splitlines() if line.startswith('| 20 | plain |')][0]
+    assert '– | –' not in plain_row and len(plain_row.split('|')) == 12  # FID and IS columns filled
 
 
 def test_mnist_metrics_benchmark_tiny(tmp_path):
