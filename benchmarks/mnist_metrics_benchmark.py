@@ -115,8 +115,8 @@ set (one class) and a half set show how FID, IS and the class histogram react to
 
 **Stacked MNIST anchors** ({n_stacked} samples, three test digits per image, classifier per channel):
 real stacked digits capture {rs[modes]} / 1000 modes with KL {rs[kl]:.3f}; 100 distinct real images repeated
-capture {cs[modes]} modes, KL {cs[kl]:.3f}.  Published GANs (VEEGAN Table 2, 26,000 samples): DCGAN 99 modes,
-unrolled GAN 48.7, VEEGAN 150; PacGAN 1,000 (KL 0.08).
+capture {cs[modes]} modes, KL {cs[kl]:.3f}.  Published GANs (26,000 samples): DCGAN 99 modes,
+unrolled GAN 48.7 (VEEGAN Table 2); PacGAN 1,000.
 """
 
 if __name__ == '__main__':

@@ -54,3 +54,17 @@ def test_mnist_metrics_benchmark_tiny(tmp_path):
     text = open(report).read()
     assert 'test accuracy' in text and '| real training digits (all 200) | 200 |' in text
     assert 'collapsed: test digits of class 1 only' in text and 'Stacked MNIST anchors' in text
+
+
+def test_stacked_mnist_benchmark_tiny(tmp_path):
+    from benchmarks import stacked_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'), n_train=200, n_test=50)
+    report = str(tmp_path / 'stacked_mnist.md')
+    argv = ['--data-dir', data, '--methods', 'dcgan', 'unrolled5', '--iterations', '1', '--g-ch', '16', '--d-ch',
+            '2', '--batch-size', '4', '--samples', '200', '--classifier-cache', str(tmp_path / 'cache'),
+            '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    stacked_mnist_benchmark.main(argv)
+    text = open(report).read()
+    assert '| dcgan |' in text and '| unrolled5 |' in text
+    runs = json.load(open(str(tmp_path / 'stacked_mnist_runs.json')))
+    assert 1 <= runs['dcgan'][0]['modes'] <= 200 and runs['unrolled5'][0]['iterations'] == 1
