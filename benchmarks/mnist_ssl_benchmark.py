@@ -102,7 +102,7 @@ def main(argv=None):
         if os.path.isfile(path):
             split = json.load(open(path))['split']
             break
-    example = display_command(command(100, 0, 0, args, 'result/bench_mnist_ssl/l100_k0_s0')).replace(
+    example = display_command(command(100, 0, 0, args, os.path.join(args.runs_dir, run_name(100, 0, 0)))).replace(
         args.data_dir, '../shared/data/mnist')
     with open(args.report, 'w') as f:
         f.write(REPORT.format(argv=' '.join(argv if argv is not None else sys.argv[1:]), total_min=total / 60,
