@@ -33,11 +33,12 @@ def train_command(method, seed, args, out):
     return [sys.executable, os.path.join(ROOT, 'train_anime.py'), '--dataset', 'stacked-mnist',
             '--data-dir', args.data_dir, '--size', '32', '--g-ch', str(args.g_ch), '--d-ch', str(args.d_ch),
             '--batch-size', str(args.batch_size), '--epochs', '1', '--iterations-per-epoch', str(args.iterations),
-            '--seed', str(seed), '--quiet', '--out', out] + METHODS[method]
+            '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + METHODS[method]
 
 
 def eval_command(args, out):
-    cmd = [sys.executable, os.path.join(ROOT, 'evaluate.py'), out, '--samples', str(args.samples)]
+    cmd = [sys.executable, os.path.join(ROOT, 'evaluate.py'), out, '--samples', str(args.samples),
+           '--device', args.device]
     if args.classifier_cache:
         cmd += ['--classifier-cache', args.classifier_cache]
     return cmd
@@ -68,6 +69,7 @@ def main(argv=None):
     p.add_argument('--samples', type=cli.positive_int, default=26000)
     p.add_argument('--classifier-cache', default=None)
     p.add_argument('--jobs', type=cli.positive_int, default=2)
+    p.add_argument('--device', default='cpu', help='cpu or @cupy:N (passed to train_anime.py and evaluate.py)')
     p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_stacked'))
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'stacked_mnist.md'))
     args = p.parse_args(argv)
