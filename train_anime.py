@@ -108,9 +108,12 @@ def parse_args(argv=None):
 
 
 def load_dataset(args, quiet=False):
+    shown = []
+
     def progress(i, n):
         if not quiet and (i % 1000 == 0 or i == n):
             print('\rloading images: {}/{}'.format(i, n), end='', flush=True)
+            shown.append(i)
     if args.dataset == 'stacked-mnist':
         try:
             (x, y), _ = load_mnist(args.data_dir)
@@ -124,7 +127,7 @@ def load_dataset(args, quiet=False):
         except ImageFolderError as e:
             raise cli.CleanExit(str(e))
         finally:
-            if not quiet:
+            if shown:
                 print()
     if len(dataset) < args.batch_size:
         raise cli.CleanExit('{} usable images, fewer than one batch of {} (lower --batch-size)'.format(
