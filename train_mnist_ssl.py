@@ -28,7 +28,7 @@ from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConsta
                                     accuracy, tile_to)
 from ganlib.updaters import UNROLL_MODES
 from ganlib import options
-from models import SSLDiscriminator, SSLGenerator
+from models import PaperSSLDiscriminator, PaperSSLGenerator, SSLDiscriminator, SSLGenerator
 
 
 def parse_args(argv=None):
@@ -38,6 +38,9 @@ def parse_args(argv=None):
     a('--download', action='store_true', help='without --data-dir: download MNIST (MD5-checked) into --cache-dir')
     a('--mirror', default=DEFAULT_MIRROR, help='download base URL')
     a('--cache-dir', default=DEFAULT_CACHE)
+    a('--model', choices=('post', 'paper'), default='post',
+      help="post: the posts' Chainer networks (default); paper: the Improved-GAN paper's own code (weight-normalised "
+           "ReLU D with 5 hidden layers and data-dependent init, z 100, lr 3e-3, unlabelled loss halved)")
     a('--labels', type=cli.positive_int, default=100, help='labelled digits in all, a multiple of 10 (default 100)')
     a('--n-validation', type=int, default=None,
       help='held-out validation digits (default: 10,000 of 60,000, or a tenth of a smaller training set)')
@@ -48,13 +51,17 @@ def parse_args(argv=None):
     a('--minibatch-discrimination', action='store_true')
     a('--md-kernels', type=cli.positive_int, default=50)
     a('--md-dim', type=cli.positive_int, default=5)
-    a('--z-dim', type=cli.positive_int, default=50)
-    a('--d-hidden', type=cli.int_list, default=(1000, 500, 250), help='D hidden widths (default 1000,500,250)')
+    a('--z-dim', type=cli.positive_int, default=None, help='default 50 (post) or 100 (paper)')
+    a('--d-hidden', type=cli.int_list, default=None,
+      help='D hidden widths (default 1000,500,250 for post, 1000,500,250,250,250 for paper)')
+    a('--unlabeled-weight', type=cli.positive_float, default=None,
+      help='weight w of the unsupervised D loss (default 1 for post, 0.5 for paper as its code)')
     a('--g-hidden', type=cli.int_list, default=(500, 500), help='G hidden widths (default 500,500)')
     a('--batch-size', type=cli.positive_int, default=100)
     a('--epochs', type=cli.positive_int, default=30, help='epochs of --iterations-per-epoch updates (default 30)')
     a('--iterations-per-epoch', type=cli.positive_int, default=500)
-    a('--lr-schedule', default='0:1e-3,10:3e-4,50:1e-4', help='epoch:alpha,... (the post: 0:1e-3,10:3e-4,50:1e-4)')
+    a('--lr-schedule', default=None,
+      help='epoch:alpha,... (default: the post 0:1e-3,10:3e-4,50:1e-4; the paper 0:3e-3)')
     a('--beta1', type=float, default=0.5)
     a('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     a('--snapshot-every', type=cli.positive_int, default=10, help='snapshot every N epochs')
@@ -74,6 +81,14 @@ def parse_args(argv=None):
         p.error(problem)
     if args.labels % 10:
         p.error('--labels must be a multiple of 10 (the same number per class), got {}'.format(args.labels))
+    paper = args.model == 'paper'
+    if paper and getattr(args, 'spectral_norm', False):
+        p.error("--spectral-norm needs --model post (the paper's discriminator is weight-normalised already)")
+    for name, post_value, paper_value in (('z_dim', 50, 100), ('d_hidden', (1000, 500, 250), (1000, 500, 250, 250, 250)),
+                                          ('unlabeled_weight', 1.0, 0.5),
+                                          ('lr_schedule', '0:1e-3,10:3e-4,50:1e-4', '0:3e-3')):
+        if getattr(args, name) is None:
+            setattr(args, name, paper_value if paper else post_value)
     try:
         args.lr_schedule = [(int(e), float(v)) for e, v in (item.split(':') for item in args.lr_schedule.split(','))]
         assert args.lr_schedule and all(v > 0 and e >= 0 for e, v in args.lr_schedule)
@@ -104,11 +119,17 @@ def load_data(args):
 
 def build(args, data, device):
     rng = numpy.random.RandomState(args.seed)
-    gen = SSLGenerator(args.z_dim, args.g_hidden, rng=rng)
-    dis = SSLDiscriminator(args.d_hidden, minibatch_discrimination=(args.md_kernels, args.md_dim) if args.minibatch_discrimination
-                           else None, seed=args.seed + 5, rng=rng)
+    md = (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None
+    if args.model == 'paper':
+        gen = PaperSSLGenerator(args.z_dim, args.g_hidden, rng=rng)
+        dis = PaperSSLDiscriminator(args.d_hidden, minibatch_discrimination=md, seed=args.seed + 5, rng=rng)
+    else:
+        gen = SSLGenerator(args.z_dim, args.g_hidden, rng=rng)
+        dis = SSLDiscriminator(args.d_hidden, minibatch_discrimination=md, seed=args.seed + 5, rng=rng)
     gen.to_device(device)
     dis.to_device(device)
+    if args.model == 'paper':  # data-dependent init on 500 training digits, as the original (a resume overwrites it)
+        dis.data_init(data['x_unl'][:500])
     opts = []
     for link in (gen, dis):
         opt = chainer.optimizers.Adam(alpha=args.lr_schedule[0][1], beta1=args.beta1)
@@ -121,6 +142,7 @@ def build(args, data, device):
     lab_iter = chainer.iterators.SerialIterator(chainer.datasets.TupleDataset(x_lab, y_lab), args.batch_size,
                                                 order_sampler=order(2))
     updater = SemiSupervisedGANUpdater(unl_iter, lab_iter, opts[0], opts[1], g_loss_kind=args.g_loss,
+                                       unlabeled_weight=args.unlabeled_weight,
                                        unroll_k=args.unroll, unroll_mode=args.unroll_mode, seed=args.seed + 3,
                                        iterations_per_epoch=args.iterations_per_epoch, device=device)
     return gen, dis, opts, updater

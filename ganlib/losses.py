@@ -155,13 +155,14 @@ def ssl_log_d(logits):
     return -F.softplus(-log_z(logits))
 
 
-def ssl_d_loss(logits_labeled, labels, logits_unlabeled, logits_fake):
-    """Salimans et al. 2016, §5, L = L_supervised + L_unsupervised:
-    cross-entropy(l(x_lab), y) − E log D(x_unl) − E log(1 − D(G(z))), where
-    −log D = softplus(−log Z) and −log(1 − D) = softplus(log Z)."""
+def ssl_d_loss(logits_labeled, labels, logits_unlabeled, logits_fake, unlabeled_weight=1.0):
+    """Salimans et al. 2016, §5, L = L_supervised + w · L_unsupervised:
+    cross-entropy(l(x_lab), y) − w (E log D(x_unl) + E log(1 − D(G(z)))), where
+    −log D = softplus(−log Z) and −log(1 − D) = softplus(log Z).
+    w = 1 is the paper's equation and the posts' code; the paper's own code halves L_unsupervised (w = 0.5)."""
     supervised = F.softmax_cross_entropy(logits_labeled, labels)
     unsupervised = F.mean(F.softplus(-log_z(logits_unlabeled))) + F.mean(F.softplus(log_z(logits_fake)))
-    return supervised + unsupervised
+    return supervised + unlabeled_weight * unsupervised
 
 
 def ssl_g_adversarial_loss(logits_fake):

@@ -17,19 +17,20 @@ class SemiSupervisedGANUpdater(GANUpdater):
     """``GANUpdater`` whose discriminator is a K-class classifier (unrolling works as there).
 
     Iterators: ``main`` yields unlabelled images, ``labeled`` (image, label) pairs.
-    D loss: ``ssl_d_loss`` on a labelled batch, an unlabelled batch and a fake batch.
+    D loss: ``ssl_d_loss`` on a labelled batch, an unlabelled batch and a fake batch (``unlabeled_weight`` w).
     G loss (``g_loss_kind``): ``fm`` — the paper's feature matching of batch means on D's last hidden layer;
     ``fm-pairwise+adv`` — the posts' original code (rows matched pairwise, plus −log D(G(z)));
     ``adv`` — −log D(G(z)) only.
     """
 
     def __init__(self, unlabeled_iterator, labeled_iterator, gen_optimizer, dis_optimizer, g_loss_kind='fm',
-                 **kwargs):
+                 unlabeled_weight=1.0, **kwargs):
         if g_loss_kind not in G_LOSSES:
             raise ValueError('unknown generator loss {!r} (choose {})'.format(g_loss_kind, ', '.join(G_LOSSES)))
         super().__init__({'main': unlabeled_iterator, 'labeled': labeled_iterator}, gen_optimizer, dis_optimizer,
                          loss=None, **kwargs)
         self.g_loss_kind = g_loss_kind
+        self.unlabeled_weight = unlabeled_weight
 
     def next_real(self):
         x_unl = self.converter(self.get_iterator('main').next(), self.device)
@@ -41,7 +42,7 @@ class SemiSupervisedGANUpdater(GANUpdater):
 
     def d_loss(self, dis, real, x_fake):
         x_lab, t, x_unl = real
-        return ssl_d_loss(dis(x_lab), t, dis(x_unl), dis(x_fake))
+        return ssl_d_loss(dis(x_lab), t, dis(x_unl), dis(x_fake), self.unlabeled_weight)
 
     def g_loss(self, dis, x_fake, real):
         x_unl = real[2]

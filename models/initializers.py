@@ -9,7 +9,8 @@ def make_initializer(spec, rng=None):
 
     ``he[:scale]`` → HeNormal(scale) (the unrolled post: he:0.8),
     ``normal[:std]`` → Normal(std) (the LSGAN post: normal:0.01),
-    ``lecun`` → LeCunNormal, ``orthogonal[:scale]`` → Orthogonal.
+    ``lecun`` → LeCunNormal, ``orthogonal[:scale]`` → Orthogonal, ``glorot[:scale]`` → GlorotUniform
+    (Lasagne's default, used by the Improved-GAN code).
     ``rng`` (a numpy/cupy RandomState) makes the draw reproducible without global state.
     """
     name, _, arg = str(spec).partition(':')
@@ -28,4 +29,6 @@ def make_initializer(spec, rng=None):
         return initializers.LeCunNormal(scale=scale or 1.0, **kw)
     if name == 'orthogonal':
         return initializers.Orthogonal(scale=scale or 1.0, **kw)
-    raise ValueError('unknown initializer {!r} (choose he, normal, lecun, orthogonal)'.format(spec))
+    if name == 'glorot':
+        return initializers.GlorotUniform(scale=scale or 1.0, **kw)
+    raise ValueError('unknown initializer {!r} (choose he, normal, lecun, orthogonal, glorot)'.format(spec))

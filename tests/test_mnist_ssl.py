@@ -38,6 +38,8 @@ def test_ssl_d_loss_matches_numpy_reference():
     d_fake = numpy.exp(np_logsumexp(l_fake)) / (numpy.exp(np_logsumexp(l_fake)) + 1)
     expected = ce - numpy.mean(numpy.log(d_unl)) - numpy.mean(numpy.log(1 - d_fake))
     assert got == pytest.approx(expected, rel=1e-10)
+    half = float(ssl_d_loss(l_lab, t, l_unl, l_fake, unlabeled_weight=0.5).array)  # the paper's code
+    assert half == pytest.approx(ce + 0.5 * (expected - ce), rel=1e-10)
     g = float(ssl_g_adversarial_loss(l_fake).array)
     assert g == pytest.approx(-numpy.mean(numpy.log(d_fake)), rel=1e-10)
 
@@ -165,7 +167,7 @@ TINY = ['--labels', '20', '--batch-size', '10', '--epochs', '2', '--iterations-p
         '--snapshot-every', '1', '--quiet', '--d-hidden', '32,16,8', '--g-hidden', '16,16']
 
 
-@pytest.mark.parametrize('extra', [['--unroll', '2'],
+@pytest.mark.parametrize('extra', [['--unroll', '2'], ['--model', 'paper', '--z-dim', '8'],
                                    ['--spectral-norm', '--historical-averaging', '0.01', '--ortho-reg', '1e-3']])
 def test_end_to_end_and_resume(tmp_path, extra):
     data = make_tiny_mnist(str(tmp_path / 'data'))
@@ -178,7 +180,8 @@ def test_end_to_end_and_resume(tmp_path, extra):
     for name in ('samples.png', 'log', 'snapshot_iter_3', 'args.json'):
         assert os.path.isfile(os.path.join(out, name)), name
     log = json.load(open(os.path.join(out, 'log')))
-    assert 'validation/accuracy' in log[-1] and log[-1]['lr'] == 1e-3
+    assert 'validation/accuracy' in log[-1]
+    assert log[-1]['lr'] == pytest.approx(3e-3 if 'paper' in extra else 1e-3)  # the paper's code / the post
     out2 = str(tmp_path / 'resumed')
     train_mnist_ssl.main(TINY + ['--data-dir', data, '--out', out2, '--resume', os.path.join(out, 'snapshot_iter_3')]
                          + extra)
@@ -196,6 +199,7 @@ def test_end_to_end_and_resume(tmp_path, extra):
     ([], '--data-dir'),
     (['--data-dir', '/nonexistent/mnist'], 'no such directory'),
     (['--lr-schedule', 'fast', '--data-dir', '.'], '--lr-schedule'),
+    (['--model', 'paper', '--spectral-norm', '--data-dir', '.'], 'weight-normalised'),
 ])
 def test_bad_input_gives_one_line_errors(args, words):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py')] + args + ['--out', os.devnull],
