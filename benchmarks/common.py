@@ -39,3 +39,18 @@ def mean_std(values, fmt):
 def display_command(cmd):
     """The argv of a run as a user would type it from the repository root."""
     return ' '.join(['python'] + [os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd[1:]])
+
+
+NOTES_MARKER = '<!-- notes: kept when the benchmark rewrites this file -->'
+
+
+def write_report(path, text):
+    """Write a generated report, keeping any hand-written notes below ``NOTES_MARKER`` of the old file."""
+    notes = ''
+    if os.path.isfile(path):
+        old = open(path).read()
+        if NOTES_MARKER in old:
+            notes = old[old.index(NOTES_MARKER):]
+    with open(path, 'w') as f:
+        f.write(text)
+        f.write(notes or NOTES_MARKER + '\n')

@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Semi-supervised MNIST benchmark: label counts × (plain, unrolled) × seeds → results/mnist_ssl.md.
+"""Semi-supervised MNIST benchmark: models × label counts × (plain, unrolled) × seeds → results/mnist_ssl.md.
 
-Needs the IDX files: --data-dir (default ../shared/data/mnist).  Finished runs are skipped.
+Needs the IDX files: --data-dir (default ../shared/data/mnist).  Finished runs are skipped.  Also draws the
+validation-accuracy curves (mean over seeds) of every row on one figure per label count.
 
   python benchmarks/mnist_ssl_benchmark.py --epochs 6 --labels 10 20 100 --seeds 0 1 2
+  python benchmarks/mnist_ssl_benchmark.py --models paper --unroll 0 --epochs 10 --labels 20 100
 """
 import json
 import os
@@ -16,25 +18,30 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import display_command, mean_std, run_jobs  # noqa: E402
+from benchmarks.common import display_command, mean_std, run_jobs, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 
 
-def run_name(labels, k, seed):
-    return 'l{}_k{}_s{}'.format(labels, k, seed)
+MODELS = ('post', 'paper')
 
 
-def command(labels, k, seed, args, out):
-    return [sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py'), '--data-dir', args.data_dir,
+def run_name(model, labels, k, seed):
+    return '{}l{}_k{}_s{}'.format('' if model == 'post' else model + '_', labels, k, seed)
+
+
+def command(model, labels, k, seed, args, out):
+    return [sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py'), '--data-dir', args.data_dir, '--model', model,
             '--labels', str(labels), '--unroll', str(k), '--seed', str(seed), '--epochs', str(args.epochs),
             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
-            '--quiet', '--out', out] + (['--score'] if args.score else []) + \
+            '--eval-every', str(args.eval_every), '--quiet', '--out', out] + (['--score'] if args.score else []) + \
         (['--classifier-cache', args.classifier_cache] if args.score and args.classifier_cache else [])
 
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='mnist_ssl_benchmark.py')
     p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'))
+    p.add_argument('--models', nargs='+', choices=MODELS, default=['post'],
+                   help="post: the posts' networks; paper: the Improved-GAN code's (train_mnist_ssl.py --model)")
     p.add_argument('--labels', nargs='+', type=cli.positive_int, default=[10, 20, 100])
     p.add_argument('--unroll', nargs='+', type=cli.nonnegative_int, default=[0, 5],
                    help='K values (0: plain)')
@@ -45,6 +52,7 @@ def main(argv=None):
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     p.add_argument('--epochs', type=cli.positive_int, default=6)
     p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500)
+    p.add_argument('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     p.add_argument('--jobs', type=cli.positive_int, default=2)
     p.add_argument('--score', action='store_true',
                    help="also score each run's samples (MNIST-classifier FID and Inception-style score)")
@@ -57,60 +65,93 @@ def main(argv=None):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
 
     jobs = []
-    for k in args.unroll:
-        for labels in args.labels:
-            if k >= 2 and args.unroll_labels and labels not in args.unroll_labels:
-                continue
-            for seed in args.seeds:
-                if k >= 2 and args.unroll_seeds is not None and seed not in args.unroll_seeds:
+    for model in args.models:
+        for k in args.unroll:
+            for labels in args.labels:
+                if k >= 2 and args.unroll_labels and labels not in args.unroll_labels:
                     continue
-                out = os.path.join(args.runs_dir, run_name(labels, k, seed))
-                jobs.append((run_name(labels, k, seed), command(labels, k, seed, args, out), out))
+                for seed in args.seeds:
+                    if k >= 2 and args.unroll_seeds is not None and seed not in args.unroll_seeds:
+                        continue
+                    name = run_name(model, labels, k, seed)
+                    out = os.path.join(args.runs_dir, name)
+                    jobs.append((name, command(model, labels, k, seed, args, out), out))
     jobs.sort(key=lambda j: -int(j[0].split('_k')[1].split('_')[0]))  # unrolled (slowest) first
     total = run_jobs(jobs, args.jobs)
 
-    rows, raw = [], {}
-    for k in args.unroll:
-        for labels in args.labels:
-            ms = []
-            for seed in args.seeds:
-                path = os.path.join(args.runs_dir, run_name(labels, k, seed), 'metrics.json')
-                if os.path.isfile(path):
-                    ms.append(json.load(open(path)))
-            if not ms:
-                continue
-            raw['l{}/k{}'.format(labels, k)] = [{key: m[key] for key in ('test_accuracy', 'test_errors',
-                                                                          'validation_accuracy', 'wall_time_s',
-                                                                          'iterations')} for m in ms]
-            scored = [m['sample_scores'] for m in ms if 'sample_scores' in m]
-            sample_cols = '{} | {}'.format(mean_std([sc['fid'] for sc in scored], '{:.1f}'),
-                                           mean_std([sc['inception_score'] for sc in scored], '{:.2f}')) \
-                if scored else '– | –'
-            rows.append(('| {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
-                labels, 'plain' if k < 2 else 'unrolled K={}'.format(k),
-                mean_std([100 * m['test_accuracy'] for m in ms], '{:.2f}'),
-                mean_std([m['test_errors'] for m in ms], '{:.0f}'),
-                mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'),
-                ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
-                numpy.mean([m['wall_time_s'] for m in ms]), len(ms)))
+    rows, raw, curves = [], {}, {}
+    for model, k, labels in ((m, k, n) for m in args.models for k in args.unroll for n in args.labels):
+        ms, runs = [], []
+        for seed in args.seeds:
+            run = os.path.join(args.runs_dir, run_name(model, labels, k, seed))
+            if os.path.isfile(os.path.join(run, 'metrics.json')):
+                ms.append(json.load(open(os.path.join(run, 'metrics.json'))))
+                runs.append(run)
+        if not ms:
+            continue
+        method = 'plain' if k < 2 else 'unrolled K={}'.format(k)
+        curves.setdefault(labels, []).append(('{} {}'.format(model, method), runs))
+        keys = ('test_accuracy', 'test_errors', 'validation_accuracy', 'wall_time_s', 'iterations')
+        raw['{}/l{}/k{}'.format(model, labels, k)] = [{key: m[key] for key in keys} for m in ms]
+        scored = [m['sample_scores'] for m in ms if 'sample_scores' in m]
+        sample_cols = '{} | {}'.format(mean_std([sc['fid'] for sc in scored], '{:.1f}'),
+                                       mean_std([sc['inception_score'] for sc in scored], '{:.2f}')) \
+            if scored else '– | –'
+        rows.append(('| {} | {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
+            labels, model, method,
+            mean_std([100 * m['test_accuracy'] for m in ms], '{:.2f}'),
+            mean_std([m['test_errors'] for m in ms], '{:.0f}'),
+            mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'),
+            ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
+            numpy.mean([m['wall_time_s'] for m in ms]), len(ms)))
     out_dir = os.path.dirname(os.path.abspath(args.report))
     stem = os.path.splitext(os.path.basename(args.report))[0]
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)
+    figure = plot_curves(curves, os.path.join(out_dir, stem + '_curves.png'))
     split = None
     for _, cmd, out in jobs:
         path = os.path.join(out, 'metrics.json')
         if os.path.isfile(path):
             split = json.load(open(path))['split']
             break
-    example = display_command(command(100, 0, 0, args, os.path.join(args.runs_dir, run_name(100, 0, 0)))).replace(
-        args.data_dir, '../shared/data/mnist')
-    with open(args.report, 'w') as f:
-        f.write(REPORT.format(argv=' '.join(argv if argv is not None else sys.argv[1:]), total_min=total / 60,
-                              rows='\n'.join(rows), example=example, epochs=args.epochs,
-                              ipe=args.iterations_per_epoch, iters=args.epochs * args.iterations_per_epoch,
-                              split='{} validation digits, the other {} training digits labelled or unlabelled'.format(
-                                  split['validation'], split['labeled'] + split['unlabeled']) if split else 'none'))
+    model = args.models[-1]
+    example = display_command(command(model, 100, 0, 0, args, os.path.join(args.runs_dir, run_name(model, 100, 0, 0)))
+                              ).replace(args.data_dir, '../shared/data/mnist')
+    write_report(args.report, REPORT.format(
+        argv=' '.join(argv if argv is not None else sys.argv[1:]), total_min=total / 60,
+        rows='\n'.join(rows), example=example, epochs=args.epochs, ipe=args.iterations_per_epoch,
+        iters=args.epochs * args.iterations_per_epoch,
+        figure='![validation accuracy]({})'.format(os.path.basename(figure)) if figure else '',
+        split='{} validation digits, the other {} training digits labelled or unlabelled'.format(
+            split['validation'], split['labeled'] + split['unlabeled']) if split else 'none'))
     print('wrote', args.report)
+
+
+def plot_curves(curves, path):
+    """One panel per label count: validation accuracy against iterations, mean over seeds, one line per row."""
+    if not curves:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.6), squeeze=False)
+    for ax, labels in zip(axes[0], sorted(curves)):
+        for name, runs in curves[labels]:
+            logs = [[(e['iteration'], e['validation/accuracy']) for e in json.load(open(os.path.join(r, 'log')))
+                     if 'validation/accuracy' in e] for r in runs]
+            n = min(len(log) for log in logs)
+            xs = [x for x, _ in logs[0][:n]]
+            ys = numpy.mean([[y for _, y in log[:n]] for log in logs], axis=0)
+            ax.plot(xs, 100 * ys, label='{} ({} seed{})'.format(name, len(runs), 's' if len(runs) > 1 else ''))
+        ax.set_title('{} labels'.format(labels))
+        ax.set_xlabel('iteration')
+        ax.set_ylabel('validation accuracy % (mean over seeds)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 REPORT = """# Semi-supervised MNIST
@@ -121,18 +162,24 @@ repository's 2-core CPU machine, 2 runs at a time, one BLAS thread each).
 Data: `../shared/data/mnist` — 10,000 real MNIST training digits (not the full 60,000) and the official
 10,000-digit test set.  Split per seed ({split}): the validation digits are held out of training, the labelled
 digits are the first n/10 of each class after a seeded shuffle, the rest are unlabelled.
-Model and optimiser of the Improved-GAN post (D 784 → 1000 → 500 → 250 → 10 with Gaussian noise, softplus;
-G 50 → 500 → 500 → 784 with batch norm; feature matching of batch means; Adam β1 0.5, lr 1e-3 for the first
-10 epochs), {iters} iterations ({epochs} epochs × {ipe}); test accuracy of the discriminator's argmax.
+Models (`--model`): **post** — the Improved-GAN post's Chainer networks (D 784 → 1000 → 500 → 250 → 10 with
+Gaussian noise, softplus; G 50 → 500 → 500 → 784 with batch norm; Adam β1 0.5, lr 1e-3 for the first 10 epochs);
+**paper** — the Improved-GAN paper's own code (weight-normalised ReLU D 784 → 1000 → 500 → 250 → 250 → 250 → 10 with
+data-dependent initialisation and the same noise, G 100 → 500 → 500 → 784 with batch norm and softplus, Adam β1 0.5,
+lr 3e-3, unsupervised D loss halved).  Both: generator trained by feature matching of batch means.
+{iters} iterations ({epochs} epochs × {ipe}) of batches of 100; test accuracy of the discriminator's argmax.
 Sample FID / IS (with `--score`): 10,000 generator samples in the feature space of the repository's MNIST
 classifier (`results/mnist_metrics.md` has the scores of real digits for comparison) — lower FID,
 higher IS is better; they measure the *generator*, which feature matching does not optimise for looks.
 
 One run, for example: `{example}`
 
-| labels | method | test accuracy % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
-|---|---|---|---|---|---|---|---|---|---|
+| labels | model | method | test accuracy % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
+
+{figure}
+
 """
 
 if __name__ == '__main__':
