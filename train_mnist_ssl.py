@@ -23,6 +23,7 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli
+from ganlib.averaging import ParameterAverage
 from ganlib.mnist import DEFAULT_CACHE, DEFAULT_MIRROR, IDXError, download_mnist, load_mnist, ssl_split, to_unit_range
 from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConstantLR, SemiSupervisedGANUpdater,
                                     accuracy, tile_to)
@@ -64,6 +65,8 @@ def parse_args(argv=None):
       help='epoch:alpha,... (default: the post 0:1e-3,10:3e-4,50:1e-4; the paper 0:3e-3)')
     a('--beta1', type=float, default=0.5)
     a('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
+    a('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
+      help="also evaluate a running average of D's parameters (Polyak averaging at RATE; the paper's code: 1e-4)")
     a('--snapshot-every', type=cli.positive_int, default=10, help='snapshot every N epochs')
     a('--resume', default=None)
     a('--out', default='result/mnist_ssl')
@@ -94,6 +97,8 @@ def parse_args(argv=None):
         assert args.lr_schedule and all(v > 0 and e >= 0 for e, v in args.lr_schedule)
     except (ValueError, AssertionError):
         p.error('--lr-schedule must look like 0:1e-3,10:3e-4,50:1e-4')
+    if args.eval_average is not None and args.eval_average > 1:
+        p.error('--eval-average must be a rate in (0, 1], got {}'.format(args.eval_average))
     if args.data_dir is None and not args.download:
         p.error('give --data-dir DIR (the four MNIST IDX files) or --download')
     if args.resume is not None and not os.path.isfile(args.resume):
@@ -183,15 +188,23 @@ def main(argv=None):
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     trainer.extend(PiecewiseConstantLR(opts, args.lr_schedule))
     trainer.extend(AccuracyEvaluator(dis, data['x_val'], data['y_val']), trigger=(args.eval_every, 'iteration'))
+    average = None
+    if args.eval_average:
+        average = ParameterAverage(dis, args.eval_average)
+        trainer.extend(average)
+        trainer.extend(AccuracyEvaluator(average.average, data['x_val'], data['y_val'], 'validation/accuracy_averaged'),
+                       trigger=(args.eval_every, 'iteration'))
     trainer.extend(extensions.LogReport(trigger=(args.eval_every, 'iteration')))
     trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
                    trigger=(args.snapshot_every, 'epoch'))
     if extensions.PlotReport.available():
-        trainer.extend(extensions.PlotReport(['validation/accuracy'], 'iteration', trigger=(args.eval_every, 'iteration'),
+        trainer.extend(extensions.PlotReport(['validation/accuracy'] + (['validation/accuracy_averaged'] if average
+                                                                        else []), 'iteration', trigger=(args.eval_every, 'iteration'),
                                              file_name='accuracy.png'))
     if not args.quiet:
-        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy',
-                                               'lr', 'elapsed_time']), trigger=(args.eval_every, 'iteration'))
+        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy']
+                                              + (['validation/accuracy_averaged'] if average else [])
+                                              + ['lr', 'elapsed_time']), trigger=(args.eval_every, 'iteration'))
         trainer.extend(extensions.ProgressBar(update_interval=20))
     if args.resume:
         cli.resume(trainer, args.resume)
@@ -202,6 +215,9 @@ def main(argv=None):
                   test_accuracy=accuracy(dis, data['x_test'], data['y_test']),
                   iterations=updater.iteration, wall_time_s=round(wall, 2), split=data['split'], config=config)
     result['test_errors'] = int(round((1 - result['test_accuracy']) * len(data['y_test'])))
+    if average:
+        result.update(validation_accuracy_averaged=accuracy(average.average, data['x_val'], data['y_val']),
+                      test_accuracy_averaged=accuracy(average.average, data['x_test'], data['y_test']))
     if args.score:
         result['sample_scores'] = score_samples(args, gen, data, device)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)
@@ -209,6 +225,9 @@ def main(argv=None):
     print('final: test accuracy {:.2%} ({} errors of {}), validation {:.2%}; {} labels; wall {:.0f}s; wrote {}'.format(
         result['test_accuracy'], result['test_errors'], len(data['y_test']), result['validation_accuracy'],
         args.labels, wall, args.out))
+    if average:
+        print('averaged D (rate {}): test accuracy {:.2%}, validation {:.2%}'.format(
+            args.eval_average, result['test_accuracy_averaged'], result['validation_accuracy_averaged']))
     if args.score:
         sc = result['sample_scores']
         print('samples: FID {:.3f} (classifier features), Inception-style score {:.2f}, {}/10 classes'.format(

@@ -37,6 +37,14 @@ class GaussianNoise(object):
         xp = chainer.backend.get_array_module(h)
         return h + sigma * self.rng(xp).standard_normal(h.shape).astype(h.dtype)
 
+    def __deepcopy__(self, memo):
+        """A copy with the same CPU generator state (the generators are keyed by array module, which
+        ``copy.deepcopy`` cannot copy; a GPU generator restarts from the seed)."""
+        new = GaussianNoise(self.seed)
+        if numpy in self._rngs:
+            new.rng(numpy).set_state(self._rngs[numpy].get_state())
+        return new
+
     def serialize(self, serializer):
         """The CPU generator's state goes into snapshots (exact --resume on the CPU)."""
         serialize_random_state(serializer, self.rng(numpy))

@@ -167,7 +167,7 @@ TINY = ['--labels', '20', '--batch-size', '10', '--epochs', '2', '--iterations-p
         '--snapshot-every', '1', '--quiet', '--d-hidden', '32,16,8', '--g-hidden', '16,16']
 
 
-@pytest.mark.parametrize('extra', [['--unroll', '2'], ['--model', 'paper', '--z-dim', '8'],
+@pytest.mark.parametrize('extra', [['--unroll', '2'], ['--model', 'paper', '--z-dim', '8', '--eval-average', '0.2'],
                                    ['--spectral-norm', '--historical-averaging', '0.01', '--ortho-reg', '1e-3']])
 def test_end_to_end_and_resume(tmp_path, extra):
     data = make_tiny_mnist(str(tmp_path / 'data'))
@@ -189,8 +189,11 @@ def test_end_to_end_and_resume(tmp_path, extra):
     resumed = numpy.load(os.path.join(out2, 'snapshot_iter_6'))
     if '--spectral-norm' in extra:
         assert any(k.endswith('W_u') for k in full.files) and any('HistoricalAveraging' in k for k in full.files)
+    if '--eval-average' in extra:
+        assert 0 <= m['test_accuracy_averaged'] <= 1 and 'validation/accuracy_averaged' in log[-1]
+        assert any(k.startswith('extensions/ParameterAverage/average/') for k in full.files)
     for k in full.files:
-        if k.startswith('updater/'):
+        if k.startswith('updater/') or k.startswith('extensions/ParameterAverage'):
             numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
 
 
@@ -200,6 +203,7 @@ def test_end_to_end_and_resume(tmp_path, extra):
     (['--data-dir', '/nonexistent/mnist'], 'no such directory'),
     (['--lr-schedule', 'fast', '--data-dir', '.'], '--lr-schedule'),
     (['--model', 'paper', '--spectral-norm', '--data-dir', '.'], 'weight-normalised'),
+    (['--eval-average', '2', '--data-dir', '.'], '--eval-average'),
 ])
 def test_bad_input_gives_one_line_errors(args, words):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py')] + args + ['--out', os.devnull],
