@@ -33,7 +33,8 @@ def command(model, labels, k, seed, args, out):
     return [sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py'), '--data-dir', args.data_dir, '--model', model,
             '--labels', str(labels), '--unroll', str(k), '--seed', str(seed), '--epochs', str(args.epochs),
             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
-            '--eval-every', str(args.eval_every), '--quiet', '--out', out] + (['--score'] if args.score else []) + \
+            '--eval-every', str(args.eval_every), '--quiet', '--out', out] + \
+        (['--eval-average', str(args.eval_average)] if args.eval_average else []) + (['--score'] if args.score else []) + \
         (['--classifier-cache', args.classifier_cache] if args.score and args.classifier_cache else [])
 
 
@@ -53,6 +54,8 @@ def main(argv=None):
     p.add_argument('--epochs', type=cli.positive_int, default=6)
     p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500)
     p.add_argument('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
+    p.add_argument('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
+                   help="also evaluate Polyak-averaged D parameters (train_mnist_ssl.py --eval-average)")
     p.add_argument('--jobs', type=cli.positive_int, default=2)
     p.add_argument('--score', action='store_true',
                    help="also score each run's samples (MNIST-classifier FID and Inception-style score)")
@@ -92,16 +95,19 @@ def main(argv=None):
             continue
         method = 'plain' if k < 2 else 'unrolled K={}'.format(k)
         curves.setdefault(labels, []).append(('{} {}'.format(model, method), runs))
-        keys = ('test_accuracy', 'test_errors', 'validation_accuracy', 'wall_time_s', 'iterations')
-        raw['{}/l{}/k{}'.format(model, labels, k)] = [{key: m[key] for key in keys} for m in ms]
+        keys = ('test_accuracy', 'test_errors', 'validation_accuracy', 'wall_time_s', 'iterations',
+                'test_accuracy_averaged')
+        raw['{}/l{}/k{}'.format(model, labels, k)] = [{key: m[key] for key in keys if key in m} for m in ms]
+        averaged = [100 * m['test_accuracy_averaged'] for m in ms if 'test_accuracy_averaged' in m]
         run_walls += [m['wall_time_s'] for m in ms]
         scored = [m['sample_scores'] for m in ms if 'sample_scores' in m]
         sample_cols = '{} | {}'.format(mean_std([sc['fid'] for sc in scored], '{:.1f}'),
                                        mean_std([sc['inception_score'] for sc in scored], '{:.2f}')) \
             if scored else '– | –'
-        rows.append(('| {} | {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
+        rows.append(('| {} | {} | {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
             labels, model, method,
             mean_std([100 * m['test_accuracy'] for m in ms], '{:.2f}'),
+            mean_std(averaged, '{:.2f}') if averaged else '–',
             mean_std([m['test_errors'] for m in ms], '{:.0f}'),
             mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'),
             ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
@@ -172,15 +178,16 @@ Gaussian noise, softplus; G 50 → 500 → 500 → 784 with batch norm; Adam β1
 **paper** — the Improved-GAN paper's own code (weight-normalised ReLU D 784 → 1000 → 500 → 250 → 250 → 250 → 10 with
 data-dependent initialisation and the same noise, G 100 → 500 → 500 → 784 with batch norm and softplus, Adam β1 0.5,
 lr 3e-3, unsupervised D loss halved).  Both: generator trained by feature matching of batch means.
-{iters} iterations ({epochs} epochs × {ipe}) of batches of 100; test accuracy of the discriminator's argmax.
+{iters} iterations ({epochs} epochs × {ipe}) of batches of 100; test accuracy of the discriminator's argmax
+(and, where the runs had `--eval-average`, of a Polyak average of D's parameters, as the paper's code tested).
 Sample FID / IS (with `--score`): 10,000 generator samples in the feature space of the repository's MNIST
 classifier (`results/mnist_metrics.md` has the scores of real digits for comparison) — lower FID,
 higher IS is better; they measure the *generator*, which feature matching does not optimise for looks.
 
 One run, for example: `{example}`
 
-| labels | model | method | test accuracy % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
-|---|---|---|---|---|---|---|---|---|---|---|
+| labels | model | method | test accuracy % | averaged D test % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
 {figure}

@@ -38,14 +38,15 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
     report = str(tmp_path / 'mnist_ssl.md')
     argv = ['--data-dir', data, '--labels', '20', '--unroll', '0', '2', '--seeds', '0', '--score', '--models', 'post',
             'paper', '--classifier-cache', str(tmp_path / 'cache'), '--epochs', '1', '--iterations-per-epoch', '2',
-            '--eval-every', '1', '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+            '--eval-every', '1', '--eval-average', '0.5', '--runs-dir', str(tmp_path / 'runs'), '--report', report]
     mnist_ssl_benchmark.main(argv)
     text = open(report).read()
     for row in ('| 20 | post | plain |', '| 20 | post | unrolled K=2 |', '| 20 | paper | plain |',
                 '| 20 | paper | unrolled K=2 |'):
         assert row in text, row
     plain_row = [line for line in text.splitlines() if line.startswith('| 20 | paper | plain |')][0]
-    assert '– | –' not in plain_row and len(plain_row.split('|')) == 13  # FID and IS columns filled
+    assert '– | –' not in plain_row and len(plain_row.split('|')) == 14  # FID and IS columns filled
+    assert plain_row.split('|')[5].strip() != '–'  # the averaged D's accuracy
     assert os.path.isfile(str(tmp_path / 'mnist_ssl_curves.png')) and 'mnist_ssl_curves.png' in text
     assert os.path.isfile(str(tmp_path / 'runs' / 'paper_l20_k2_s0' / 'metrics.json'))
     with open(report, 'a') as f:
