@@ -56,6 +56,8 @@ def main(argv=None):
     p.add_argument('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     p.add_argument('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
                    help="also evaluate Polyak-averaged D parameters (train_mnist_ssl.py --eval-average)")
+    p.add_argument('--no-run', action='store_true',
+                   help='train nothing: tabulate the finished runs of this grid that are already in --runs-dir')
     p.add_argument('--jobs', type=cli.positive_int, default=2)
     p.add_argument('--score', action='store_true',
                    help="also score each run's samples (MNIST-classifier FID and Inception-style score)")
@@ -81,7 +83,7 @@ def main(argv=None):
                     jobs.append((name, command(model, labels, k, seed, args, out), out))
     jobs.sort(key=lambda j: -int(j[0].split('_k')[1].split('_')[0]))  # unrolled (slowest) first
     done_before = sum(os.path.isfile(os.path.join(out, 'metrics.json')) for _, _, out in jobs)
-    total = run_jobs(jobs, args.jobs)
+    total = 0.0 if args.no_run else run_jobs(jobs, args.jobs)
 
     rows, raw, curves, run_walls = [], {}, {}, []
     for model, k, labels in ((m, k, n) for m in args.models for k in args.unroll for n in args.labels):
@@ -125,11 +127,14 @@ def main(argv=None):
     model = args.models[-1]
     example = display_command(command(model, 100, 0, 0, args, os.path.join(args.runs_dir, run_name(model, 100, 0, 0)))
                               ).replace(args.data_dir, '../shared/data/mnist')
+    if args.no_run:
+        timing = '--no-run: tabulated the {} finished runs of a grid of {}'.format(done_before, len(jobs))
+    else:
+        timing = 'this invocation {:.1f} min, {} of its {} runs reused from an earlier one'.format(
+            total / 60, done_before, len(jobs))
+    timing += "; the runs' own wall times sum to {:.1f} min, {} at a time".format(sum(run_walls) / 60, args.jobs)
     write_report(args.report, REPORT.format(
-        argv=' '.join(argv if argv is not None else sys.argv[1:]),
-        timing='this invocation {:.1f} min, {} of its {} runs reused from an earlier one; the runs\' own wall times '
-               'sum to {:.1f} min, {} at a time'.format(total / 60, done_before, len(jobs), sum(run_walls) / 60,
-                                                        args.jobs),
+        argv=' '.join(argv if argv is not None else sys.argv[1:]), timing=timing,
         rows='\n'.join(rows), example=example, epochs=args.epochs, ipe=args.iterations_per_epoch,
         iters=args.epochs * args.iterations_per_epoch,
         figure='![validation accuracy]({})'.format(os.path.basename(figure)) if figure else '',

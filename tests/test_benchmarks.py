@@ -53,6 +53,9 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
         f.write('my reading\n')
     mnist_ssl_benchmark.main(argv)  # finished runs reused, notes kept
     assert open(report).read().count('my reading') == 1
+    mnist_ssl_benchmark.main(argv + ['--no-run', '--seeds', '0', '1'])  # seed 1 missing: tabulated as it is
+    assert not os.path.exists(str(tmp_path / 'runs' / 'l20_k0_s1'))
+    assert '| 20 | paper | plain |' in open(report).read()
 
 
 def test_mnist_metrics_benchmark_tiny(tmp_path):
