@@ -20,6 +20,7 @@ import numpy
 
 from ganlib import cli
 from ganlib.images import image_grid, save_png
+from ganlib.rng import RandomStream
 from ganlib.latent import arithmetic, interpolation_rows
 from models.dcgan import DCGANGenerator
 
@@ -35,7 +36,7 @@ def parse_args(argv=None):
     p.add_argument('--arithmetic', type=cli.nonnegative_int, default=4, help='rows of a - b + c (default 4)')
     p.add_argument('--truncation', type=cli.positive_float, default=None,
                    help='truncation trick for the random endpoints (normal latents only)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=cli.nonnegative_int, default=0)
     p.add_argument('--device', default='cpu')
     p.add_argument('-o', '--out', default=None, help='output PNG (default RUN_DIR/analogy.png)')
     args = p.parse_args(argv)
@@ -76,7 +77,7 @@ def main(argv=None):
         raise cli.CleanExit('--truncation needs a generator trained with normal latents (this one: {})'.format(
             gen.z_distribution))
     gen.to_device(device)
-    rng = numpy.random.RandomState(args.seed)
+    rng = RandomStream(args.seed)
     draw = lambda n: chainer.backend.CpuDevice().send(gen.make_hidden(n, rng, truncation=args.truncation))  # noqa
     starts, ends = draw(args.rows), draw(args.rows)
     modes = ['linear', 'slerp'] if args.mode == 'both' else [args.mode]

@@ -43,7 +43,7 @@ def parse_args(argv=None):
     a('--classifier-epochs', type=cli.positive_int, default=10, help='epochs if the classifier must be trained')
     a('--feature-extractor', default=None, help='face FID: a pickled Chainer link images -> features')
     a('--truncation', type=cli.positive_float, default=None, help='truncation trick when sampling')
-    a('--seed', type=int, default=0)
+    a('--seed', type=cli.nonnegative_int, default=0)
     a('--device', default='cpu')
     a('-o', '--out', default=None, help='output JSON (default RUN_DIR/evaluation.json)')
     return p.parse_args(argv)
@@ -70,7 +70,9 @@ def latest(run_dir):
 
 def build_generator(kind, cfg):
     if kind == 'mnist':
-        from models import SSLGenerator
+        from models import PaperSSLGenerator, SSLGenerator
+        if cfg.get('model') == 'paper':  # train_mnist_ssl.py --model paper
+            return PaperSSLGenerator(cfg['z_dim'], cfg['g_hidden'])
         return SSLGenerator(cfg['z_dim'], cfg['g_hidden'])
     if kind == 'mog':
         from models import MLPGenerator

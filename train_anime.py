@@ -25,10 +25,11 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli, options
+from ganlib import cli, distributed, options
 from ganlib.images import ImageFolderDataset, ImageFolderError, image_grid, save_png
 from ganlib.losses import parse_abc
 from ganlib.mnist import IDXError, load_mnist
+from ganlib.rng import RandomStream
 from ganlib.stacked_mnist import StackedMNIST
 from ganlib.updaters import UNROLL_MODES, GANUpdater
 from models.dcgan import ACTIVATIONS, DCGANDiscriminator, DCGANGenerator
@@ -81,10 +82,11 @@ def parse_args(argv=None):
     a('--grid', type=cli.positive_int, default=8, help='sample grid is N x N (default 8)')
     a('--resume', default=None, help='trainer snapshot to resume from (same flags)')
     a('--out', default='result/anime')
-    a('--seed', type=int, default=0)
+    a('--seed', type=cli.nonnegative_int, default=0)
     a('--device', default='cpu', help='cpu or @cupy:N')
     a('--quiet', action='store_true')
     options.add_arguments(p, began=False)
+    distributed.add_arguments(p)
     args = p.parse_args(argv)
     try:
         args.lsgan_abc = parse_abc(args.lsgan_abc)
@@ -99,7 +101,7 @@ def parse_args(argv=None):
         args.size = 32 if args.dataset == 'stacked-mnist' else 64
     if args.d_noise < 0:
         p.error('--d-noise must be >= 0, got {}'.format(args.d_noise))
-    problem = options.validate(args)
+    problem = options.validate(args) or distributed.validate(args)
     if problem:
         p.error(problem)
     if args.resume is not None and not os.path.isfile(args.resume):
@@ -135,7 +137,8 @@ def load_dataset(args, quiet=False):
     return dataset
 
 
-def build(args, dataset, device):
+def build(args, dataset, device, comm=None):
+    """G, D and the updater; with a ChainerMN ``comm``, data-parallel (``ganlib.distributed``)."""
     rng = numpy.random.RandomState(args.seed)
     try:
         gen = DCGANGenerator(args.z_dim, args.size, args.g_ch, args.z_dist, args.init, args.self_attention, rng=rng)
@@ -144,15 +147,19 @@ def build(args, dataset, device):
                                  args.self_attention, seed=args.seed + 5, rng=rng)
     except ValueError as e:
         raise cli.CleanExit(str(e))
-    opt_gen, opt_dis = options.setup(args, gen, dis, device, rng)
+    opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))
+    if distributed.size(comm) > 1:  # this rank's own input noise
+        dis.noise.stream = dis.noise.stream.fork(distributed.rank(comm))
+    global_batch = args.batch_size * distributed.size(comm)
     sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + 1))
-    iterator = chainer.iterators.SerialIterator(dataset, args.batch_size, order_sampler=sampler)
-    per_epoch = args.iterations_per_epoch or max(1, len(dataset) // args.batch_size)
+    iterator = chainer.iterators.SerialIterator(dataset, global_batch, order_sampler=sampler)
+    per_epoch = args.iterations_per_epoch or max(1, len(dataset) // global_batch)
     updater = GANUpdater(iterator, opt_gen, opt_dis, options.build_loss(args), unroll_k=args.unroll,
                          unroll_mode=args.unroll_mode, restore_optimizer_state=args.unroll_cache == 'full',
                          feature_matching=args.feature_matching, seed=args.seed + 2,
                          iterations_per_epoch=per_epoch, n_critic=args.n_critic,
-                         gradient_penalty=args.gradient_penalty or 0.0, device=device)
+                         gradient_penalty=args.gradient_penalty or 0.0, device=device,
+                         shard=distributed.shard(comm))
     return gen, dis, updater
 
 
@@ -163,7 +170,7 @@ class SampleGrid(training.Extension):
     def __init__(self, gen, out_dir, n_side=8, seed=0, truncation=None):
         self.gen, self.n_side = gen, n_side
         self.dir = os.path.join(out_dir, 'samples')
-        z = gen.make_hidden(n_side * n_side, numpy.random.RandomState(seed), truncation=truncation)
+        z = gen.make_hidden(n_side * n_side, RandomStream(seed), truncation=truncation)
         self.z = chainer.backend.CpuDevice().send(z)
 
     def save(self, epoch):
@@ -183,48 +190,53 @@ class SampleGrid(training.Extension):
 
 def main(argv=None):
     args = parse_args(argv)
-    device = cli.get_device(args.device)
-    dataset = load_dataset(args, args.quiet)
+    comm = distributed.create(args)
+    writer = distributed.is_writer(comm)
+    device = cli.get_device(distributed.device_spec(args.device, comm))
+    dataset = load_dataset(args, args.quiet or not writer)
     skipped = getattr(dataset, 'skipped', [])
-    if not args.quiet and hasattr(dataset, 'summary'):
+    if writer and not args.quiet and hasattr(dataset, 'summary'):
         print(dataset.summary())
-    if skipped:
+    if writer and skipped:
         print('skipped {} unreadable file(s), e.g. {}: {}'.format(len(skipped), *skipped[0]))
-    gen, dis, updater = build(args, dataset, device)
-    os.makedirs(args.out, exist_ok=True)
+    gen, dis, updater = build(args, dataset, device, comm)
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
-    cli.save_json(os.path.join(args.out, 'args.json'), config)
+    if writer:
+        os.makedirs(args.out, exist_ok=True)
+        cli.save_json(os.path.join(args.out, 'args.json'), config)
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     log_trigger = (args.log_every, 'iteration')
-    trainer.extend(extensions.LogReport(trigger=log_trigger))
-    trainer.extend(SampleGrid(gen, args.out, args.grid, seed=args.seed + 3, truncation=args.truncation),
-                   trigger=(args.sample_every, 'epoch'))
-    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                   trigger=(args.snapshot_every, 'epoch'))
-    trainer.extend(extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz'),
-                   trigger=(args.snapshot_every, 'epoch'))
-    if extensions.PlotReport.available():
-        trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger,
-                                             file_name='loss.png'))
-    if not args.quiet:
-        extra = ['dis/gp'] if args.gradient_penalty else []
-        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
-                                              ['elapsed_time']), trigger=log_trigger)
-        trainer.extend(extensions.ProgressBar(update_interval=1))
-    start_iteration = 0
+    if writer:  # the other ranks only train
+        trainer.extend(extensions.LogReport(trigger=log_trigger))
+        trainer.extend(SampleGrid(gen, args.out, args.grid, seed=args.seed + 3, truncation=args.truncation),
+                       trigger=(args.sample_every, 'epoch'))
+        trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                       trigger=(args.snapshot_every, 'epoch'))
+        trainer.extend(extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz'),
+                       trigger=(args.snapshot_every, 'epoch'))
+        if extensions.PlotReport.available():
+            trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger,
+                                                 file_name='loss.png'))
+        if not args.quiet:
+            extra = ['dis/gp'] if args.gradient_penalty else []
+            trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
+                                                  ['elapsed_time']), trigger=log_trigger)
+            trainer.extend(extensions.ProgressBar(update_interval=1))
     if args.resume:
         cli.resume(trainer, args.resume)
-        start_iteration = updater.iteration
+    start_iteration = updater.iteration
 
     start = time.time()
     trainer.run()
     wall = time.time() - start
+    if not writer:
+        return None
     done = updater.iteration - start_iteration
     result = dict(iterations=updater.iteration, epochs=updater.epoch, images=len(dataset),
                   skipped_files=len(skipped), wall_time_s=round(wall, 2),
                   ms_per_iteration=round(1000 * wall / max(1, done), 1), device=str(device),
-                  resumed_from=args.resume, config=config)
+                  ranks=distributed.size(comm), resumed_from=args.resume, config=config)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)
     print('{} iterations in {:.1f}s ({:.1f} ms/iteration); wrote {}'.format(
         done, wall, result['ms_per_iteration'], args.out))

@@ -22,7 +22,7 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli
+from ganlib import cli, distributed
 from ganlib.averaging import ParameterAverage
 from ganlib.mnist import DEFAULT_CACHE, DEFAULT_MIRROR, IDXError, download_mnist, load_mnist, ssl_split, to_unit_range
 from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConstantLR, SemiSupervisedGANUpdater,
@@ -70,7 +70,7 @@ def parse_args(argv=None):
     a('--snapshot-every', type=cli.positive_int, default=10, help='snapshot every N epochs')
     a('--resume', default=None)
     a('--out', default='result/mnist_ssl')
-    a('--seed', type=int, default=0)
+    a('--seed', type=cli.nonnegative_int, default=0)
     a('--device', default='cpu')
     a('--quiet', action='store_true')
     a('--score', action='store_true',
@@ -78,8 +78,9 @@ def parse_args(argv=None):
     a('--score-samples', type=cli.positive_int, default=10000, help='samples for --score (default 10,000)')
     a('--classifier-cache', default=None, help='MNIST classifier cache for --score (default ~/.cache/...)')
     options.add_arguments(p, losses=False, optimizers=False, truncation=False)
+    distributed.add_arguments(p)
     args = p.parse_args(argv)
-    problem = options.validate(args)
+    problem = options.validate(args) or distributed.validate(args)
     if problem:
         p.error(problem)
     if args.labels % 10:
@@ -122,7 +123,8 @@ def load_data(args):
                                                          test=len(y_test), data_dir=data_dir))
 
 
-def build(args, data, device):
+def build(args, data, device, comm=None):
+    """G, D, optimizers and updater; with a ChainerMN ``comm``, data-parallel (``ganlib.distributed``)."""
     rng = numpy.random.RandomState(args.seed)
     md = (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None
     if args.model == 'paper':
@@ -141,15 +143,20 @@ def build(args, data, device):
         opt.setup(link)
         opts.append(opt)
     options.apply(args, gen, dis, opts[0], opts[1], rng)
+    opts = list(distributed.wrap_optimizers(comm, *opts))
+    if distributed.size(comm) > 1:  # this rank's own noise-layer stream
+        dis.noise.stream = dis.noise.stream.fork(distributed.rank(comm))
+    global_batch = args.batch_size * distributed.size(comm)
     order = lambda s: chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + s))  # noqa: E731
-    unl_iter = chainer.iterators.SerialIterator(data['x_unl'], args.batch_size, order_sampler=order(1))
-    x_lab, y_lab = tile_to(args.batch_size, data['x_lab'], data['y_lab'])
-    lab_iter = chainer.iterators.SerialIterator(chainer.datasets.TupleDataset(x_lab, y_lab), args.batch_size,
+    unl_iter = chainer.iterators.SerialIterator(data['x_unl'], global_batch, order_sampler=order(1))
+    x_lab, y_lab = tile_to(global_batch, data['x_lab'], data['y_lab'])
+    lab_iter = chainer.iterators.SerialIterator(chainer.datasets.TupleDataset(x_lab, y_lab), global_batch,
                                                 order_sampler=order(2))
     updater = SemiSupervisedGANUpdater(unl_iter, lab_iter, opts[0], opts[1], g_loss_kind=args.g_loss,
                                        unlabeled_weight=args.unlabeled_weight,
                                        unroll_k=args.unroll, unroll_mode=args.unroll_mode, seed=args.seed + 3,
-                                       iterations_per_epoch=args.iterations_per_epoch, device=device)
+                                       iterations_per_epoch=args.iterations_per_epoch, device=device,
+                                       shard=distributed.shard(comm))
     return gen, dis, opts, updater
 
 
@@ -158,7 +165,8 @@ def save_sample_grid(gen, path, seed, n=100):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from ganlib.extensions import generate
-    imgs = generate(gen, n, numpy.random.RandomState(seed)).reshape(n, 28, 28)
+    from ganlib.rng import RandomStream
+    imgs = generate(gen, n, RandomStream(seed)).reshape(n, 28, 28)
     side = int(numpy.sqrt(n))
     grid = imgs[:side * side].reshape(side, side, 28, 28).transpose(0, 2, 1, 3).reshape(side * 28, side * 28)
     plt.imsave(path, (grid + 1) / 2, cmap='gray', vmin=0, vmax=1)
@@ -178,39 +186,45 @@ def score_samples(args, gen, data, device):
 
 def main(argv=None):
     args = parse_args(argv)
-    device = cli.get_device(args.device)
+    comm = distributed.create(args)
+    writer = distributed.is_writer(comm)
+    device = cli.get_device(distributed.device_spec(args.device, comm))
     data = load_data(args)
-    gen, dis, opts, updater = build(args, data, device)
-    os.makedirs(args.out, exist_ok=True)
+    gen, dis, opts, updater = build(args, data, device, comm)
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
-    cli.save_json(os.path.join(args.out, 'args.json'), config)
+    if writer:
+        os.makedirs(args.out, exist_ok=True)
+        cli.save_json(os.path.join(args.out, 'args.json'), config)
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     trainer.extend(PiecewiseConstantLR(opts, args.lr_schedule))
-    trainer.extend(AccuracyEvaluator(dis, data['x_val'], data['y_val']), trigger=(args.eval_every, 'iteration'))
     average = None
-    if args.eval_average:
-        average = ParameterAverage(dis, args.eval_average)
-        trainer.extend(average)
-        trainer.extend(AccuracyEvaluator(average.average, data['x_val'], data['y_val'], 'validation/accuracy_averaged'),
-                       trigger=(args.eval_every, 'iteration'))
-    trainer.extend(extensions.LogReport(trigger=(args.eval_every, 'iteration')))
-    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                   trigger=(args.snapshot_every, 'epoch'))
-    if extensions.PlotReport.available():
-        trainer.extend(extensions.PlotReport(['validation/accuracy'] + (['validation/accuracy_averaged'] if average
-                                                                        else []), 'iteration', trigger=(args.eval_every, 'iteration'),
-                                             file_name='accuracy.png'))
-    if not args.quiet:
-        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy']
-                                              + (['validation/accuracy_averaged'] if average else [])
-                                              + ['lr', 'elapsed_time']), trigger=(args.eval_every, 'iteration'))
-        trainer.extend(extensions.ProgressBar(update_interval=20))
+    if writer:  # the other ranks only train
+        trainer.extend(AccuracyEvaluator(dis, data['x_val'], data['y_val']), trigger=(args.eval_every, 'iteration'))
+        if args.eval_average:
+            average = ParameterAverage(dis, args.eval_average)
+            trainer.extend(average)
+            trainer.extend(AccuracyEvaluator(average.average, data['x_val'], data['y_val'],
+                                             'validation/accuracy_averaged'), trigger=(args.eval_every, 'iteration'))
+        trainer.extend(extensions.LogReport(trigger=(args.eval_every, 'iteration')))
+        trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                       trigger=(args.snapshot_every, 'epoch'))
+        if extensions.PlotReport.available():
+            trainer.extend(extensions.PlotReport(['validation/accuracy'] + (['validation/accuracy_averaged'] if average
+                                                                            else []), 'iteration',
+                                                 trigger=(args.eval_every, 'iteration'), file_name='accuracy.png'))
+        if not args.quiet:
+            trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy']
+                                                  + (['validation/accuracy_averaged'] if average else [])
+                                                  + ['lr', 'elapsed_time']), trigger=(args.eval_every, 'iteration'))
+            trainer.extend(extensions.ProgressBar(update_interval=20))
     if args.resume:
         cli.resume(trainer, args.resume)
     start = time.time()
     trainer.run()
     wall = time.time() - start
+    if not writer:
+        return None
     result = dict(validation_accuracy=accuracy(dis, data['x_val'], data['y_val']),
                   test_accuracy=accuracy(dis, data['x_test'], data['y_test']),
                   iterations=updater.iteration, wall_time_s=round(wall, 2), split=data['split'], config=config)

@@ -24,7 +24,7 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli
+from ganlib import cli, distributed
 from ganlib.extensions import MixtureEvaluator, SampleSaver, sample_epochs
 from ganlib import options
 from ganlib.began import BEGANUpdater
@@ -80,16 +80,17 @@ def parse_args(argv=None):
     a('--snapshot-every', type=cli.positive_int, default=10, help='trainer snapshot every N epochs')
     a('--resume', default=None, help='trainer snapshot to resume from')
     a('--out', default='result/mog', help='output directory (default result/mog)')
-    a('--seed', type=int, default=0)
+    a('--seed', type=cli.nonnegative_int, default=0)
     a('--device', default='cpu', help='cpu or @cupy:N')
     a('--quiet', action='store_true', help='no progress bar or per-epoch printout')
     options.add_arguments(p)
+    distributed.add_arguments(p)
     args = p.parse_args(argv)
     try:
         args.lsgan_abc = parse_abc(args.lsgan_abc)
     except ValueError as e:
         p.error(str(e))
-    problem = options.validate(args)
+    problem = options.validate(args) or distributed.validate(args)
     if problem:
         p.error(problem)
     preset = PRESETS['lsgan' if args.loss == 'lsgan' else 'unrolled'] if args.preset == 'auto' else \
@@ -102,8 +103,9 @@ def parse_args(argv=None):
     return args
 
 
-def build(args, device=None):
-    """Mixture, models, optimisers, iterator and updater for ``args`` (no output written)."""
+def build(args, device=None, comm=None):
+    """Mixture, models, optimisers, iterator and updater for ``args`` (no output written); with a ChainerMN
+    ``comm``, data-parallel (``ganlib.distributed``: this rank's slice of global batches of N·batch-size)."""
     device = device or chainer.get_device('@numpy')
     mixture = make_mixture(args.dataset, args.std, args.radius, args.original_std_bug)
     rng = numpy.random.RandomState(args.seed)
@@ -118,13 +120,14 @@ def build(args, device=None):
                                    rng=rng)
     except ValueError as e:
         raise cli.CleanExit(str(e))
-    opt_gen, opt_dis = options.setup(args, gen, dis, device, rng)
-    iterator = MixtureIterator(mixture, args.batch_size, args.iterations_per_epoch, seed=args.seed + 1)
+    opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))
+    iterator = MixtureIterator(mixture, args.batch_size * distributed.size(comm), args.iterations_per_epoch,
+                               seed=args.seed + 1, device=device)
     common = dict(unroll_k=args.unroll, unroll_mode=args.unroll_mode,
                   restore_optimizer_state=args.unroll_cache == 'full',
                   feature_matching=args.feature_matching, seed=args.seed + 2,
                   iterations_per_epoch=args.iterations_per_epoch, n_critic=args.n_critic,
-                  converter=array_converter, device=device)
+                  converter=array_converter, device=device, shard=distributed.shard(comm))
     if args.loss == 'began':
         updater = BEGANUpdater(iterator, opt_gen, opt_dis, gamma=args.began_gamma, lambda_k=args.began_lambda_k,
                                **common)
@@ -140,34 +143,41 @@ def config_dict(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    device = cli.get_device(args.device)
-    mixture, gen, dis, updater = build(args, device)
-    os.makedirs(args.out, exist_ok=True)
-    cli.save_json(os.path.join(args.out, 'args.json'), config_dict(args))
+    comm = distributed.create(args)
+    device = cli.get_device(distributed.device_spec(args.device, comm))
+    mixture, gen, dis, updater = build(args, device, comm)
+    writer = distributed.is_writer(comm)
+    if writer:
+        os.makedirs(args.out, exist_ok=True)
+        cli.save_json(os.path.join(args.out, 'args.json'), config_dict(args))
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     evaluator = MixtureEvaluator(gen, mixture, args.eval_samples, seed=args.seed + 3)
-    trainer.extend(evaluator, trigger=(1, 'epoch'))
-    trainer.extend(SampleSaver(gen, args.out, args.plot_samples, seed=args.seed + 4),
-                   trigger=training.triggers.ManualScheduleTrigger(sample_epochs(args.epochs, args.plot_every),
-                                                                   'epoch'))
-    trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
-    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                   trigger=(args.snapshot_every, 'epoch'))
-    if extensions.PlotReport.available():
-        trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'epoch', file_name='loss.png'))
-        trainer.extend(extensions.PlotReport(['eval/modes'], 'epoch', file_name='modes.png'))
-    if not args.quiet:
-        extra = ['dis/k', 'dis/M'] if args.loss == 'began' else ['dis/gp'] if args.gradient_penalty else []
-        trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
-                                              ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
-        trainer.extend(extensions.ProgressBar(update_interval=50))
+    if writer:  # the other ranks only train
+        trainer.extend(evaluator, trigger=(1, 'epoch'))
+        trainer.extend(SampleSaver(gen, args.out, args.plot_samples, seed=args.seed + 4),
+                       trigger=training.triggers.ManualScheduleTrigger(sample_epochs(args.epochs, args.plot_every),
+                                                                       'epoch'))
+        trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
+        trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                       trigger=(args.snapshot_every, 'epoch'))
+        if extensions.PlotReport.available():
+            trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'epoch', file_name='loss.png'))
+            trainer.extend(extensions.PlotReport(['eval/modes'], 'epoch', file_name='modes.png'))
+        if not args.quiet:
+            extra = ['dis/k', 'dis/M'] if args.loss == 'began' else ['dis/gp'] if args.gradient_penalty else []
+            trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
+                                                  ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
+            trainer.extend(extensions.ProgressBar(update_interval=50))
     if args.resume:
         cli.resume(trainer, args.resume)
+    start_iteration = updater.iteration
 
     start = time.time()
     trainer.run()
     wall = time.time() - start
+    if not writer:
+        return None
 
     final = evaluator.evaluate()
     truncated = evaluator.evaluate(truncation=args.truncation) if args.truncation else None
@@ -178,7 +188,7 @@ def main(argv=None):
     plot_kde_rows([(label, panels)], os.path.join(args.out, 'kde.png'), mixture.extent, mixture.means)
     result = dict(final, dataset=args.dataset, std=mixture.std, iterations=updater.iteration,
                   wall_time_s=round(wall, 2), resumed_from=args.resume,
-                  ms_per_iteration=round(1000 * wall / max(1, updater.iteration - trainer_start_iteration(args)), 3),
+                  ms_per_iteration=round(1000 * wall / max(1, updater.iteration - start_iteration), 3),
                   config=config_dict(args))
     if truncated is not None:
         result['truncated'] = dict(truncated, threshold=args.truncation)
@@ -189,14 +199,6 @@ def main(argv=None):
         print('with truncation {}: {modes}/{n_modes} modes, {hq:.1%} high quality, reverse KL {rev_kl:.3f}'.format(
             args.truncation, **truncated))
     return result
-
-
-def trainer_start_iteration(args):
-    """Iteration a resumed run started at (read back from the snapshot's file name), else 0."""
-    if not args.resume:
-        return 0
-    digits = ''.join(ch for ch in os.path.basename(args.resume) if ch.isdigit())
-    return int(digits) if digits else 0
 
 
 if __name__ == '__main__':

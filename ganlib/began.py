@@ -2,14 +2,17 @@
 import ganlib.compat  # noqa: F401
 
 import chainer.functions as F
-from chainer import reporter
+import numpy
+from chainer import backend, reporter
 
 from ganlib.updaters import GANUpdater
 
 
 def began_k_update(k, loss_real, loss_fake, gamma, lambda_k):
-    """Eq. 4: k_{t+1} = k_t + λ_k (γ L(x) − L(G(z_G))), kept in [0, 1] (as the paper's code does)."""
-    return min(1.0, max(0.0, k + lambda_k * (gamma * loss_real - loss_fake)))
+    """Eq. 4: k_{t+1} = k_t + λ_k (γ L(x) − L(G(z_G))), kept in [0, 1] (as the paper's code does).
+    Floats or 0-d arrays on any device (the updater keeps k on the device: no host sync per step)."""
+    xp = backend.get_array_module(k, loss_real, loss_fake)
+    return xp.clip(k + lambda_k * (gamma * loss_real - loss_fake), 0.0, 1.0)
 
 
 def convergence_measure(loss_real, loss_fake, gamma):
@@ -40,27 +43,31 @@ class BEGANUpdater(GANUpdater):
             raise ValueError('BEGAN needs an autoencoder discriminator')
         super().__init__(iterator, gen_optimizer, dis_optimizer, loss=None, **kwargs)
         self.gamma, self.lambda_k = float(gamma), float(lambda_k)
-        self.k = float(k0)
+        xp = self.device.xp if self.device is not None else numpy
+        self.k = xp.asarray(k0, dtype=numpy.float32)  # 0-d, on the device
         self._loss_real = self._loss_fake_g = None
 
     def d_loss(self, dis, x_real, x_fake):
         loss_real = F.mean(dis.reconstruction_error(x_real))
         loss_fake = F.mean(dis.reconstruction_error(x_fake))
-        self._loss_real = float(loss_real.array)
+        self._loss_real = loss_real.array
         return loss_real - self.k * loss_fake
 
     def g_loss(self, dis, x_fake, x_real):
         loss = F.mean(dis.reconstruction_error(x_fake))
-        self._loss_fake_g = float(loss.array)
+        self._loss_fake_g = loss.array
         return loss
 
     def update_core(self):
         super().update_core()
-        self.k = began_k_update(self.k, self._loss_real, self._loss_fake_g, self.gamma, self.lambda_k)
+        self.k = self.xp_k(began_k_update(self.k, self._loss_real, self._loss_fake_g, self.gamma, self.lambda_k))
         dis = self.get_optimizer('dis').target
         reporter.report({'k': self.k, 'loss_real': self._loss_real,
                          'M': convergence_measure(self._loss_real, self._loss_fake_g, self.gamma)}, dis)
 
+    def xp_k(self, value):
+        return backend.get_array_module(self.k).asarray(value, dtype=numpy.float32)
+
     def serialize(self, serializer):
         super().serialize(serializer)
-        self.k = float(serializer('began_k', self.k))
+        self.k[...] = serializer('began_k', self.k)

@@ -10,10 +10,12 @@ missing:
   imported by ``chainer._environment_check`` only for a macOS BLAS warning.
 * ``pkg_resources`` (absent when setuptools is not installed) is used by the
   same check to look for optional dependencies.
+* the "cuDNN is not enabled" and "pkg_resources is deprecated" import warnings are silenced.
 """
 import importlib
 import sys
 import types
+import warnings
 
 import numpy
 
@@ -80,6 +82,15 @@ def _stub_pkg_resources():
     PATCHES.append('pkg_resources (stub)')
 
 
+def _quiet_import_warnings():
+    """Two warnings that every script would print at start on today's GPU stack, and that say nothing the
+    user can act on: CuPy >= 14 ships without cuDNN (Chainer then uses CuPy's own convolution and batch
+    norm kernels: ``benchmarks/gpu_check.py`` reports it), and setuptools >= 81 deprecates pkg_resources,
+    which Chainer's import-time environment check reads."""
+    warnings.filterwarnings('ignore', message='cuDNN is not enabled', category=UserWarning)
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+
 def apply():
     """Apply every needed patch and import chainer; return the list of patches applied so far.
 
@@ -87,6 +98,7 @@ def apply():
     imports, so other code never sees them.
     """
     _patch_numpy_aliases()
+    _quiet_import_warnings()
     if 'chainer' in sys.modules:
         return list(PATCHES)
     saved = {name: sys.modules.get(name) for name in

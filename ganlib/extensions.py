@@ -8,10 +8,11 @@ import numpy
 from chainer import training
 
 from ganlib.metrics import mode_metrics
+from ganlib.rng import RandomStream
 
 
 def generate(gen, n, rng, batch_size=2500, truncation=None, dtype=numpy.float64):
-    """n generator samples as a float CPU array (test mode, no graph), latents drawn from ``rng``
+    """n generator samples as a float CPU array (test mode, no graph), latents drawn from ``rng`` (a stream)
     (with the truncation trick at ``truncation`` if given)."""
     out = []
     with chainer.no_backprop_mode(), chainer.using_config('train', False):
@@ -37,7 +38,7 @@ class MixtureEvaluator(training.Extension):
         self.last = None
 
     def evaluate(self, truncation=None):
-        samples = generate(self.gen, self.n_samples, numpy.random.RandomState(self.seed), truncation=truncation)
+        samples = generate(self.gen, self.n_samples, RandomStream(self.seed), truncation=truncation)
         metrics = mode_metrics(samples, self.mixture.means, self.mixture.std)
         if truncation is None:
             self.last = metrics
@@ -61,7 +62,7 @@ class SampleSaver(training.Extension):
 
     def save(self, epoch):
         os.makedirs(self.dir, exist_ok=True)
-        samples = generate(self.gen, self.n, numpy.random.RandomState(self.seed)).astype(numpy.float32)
+        samples = generate(self.gen, self.n, RandomStream(self.seed)).astype(numpy.float32)
         numpy.save(os.path.join(self.dir, 'epoch_{:04d}.npy'.format(epoch)), samples)
 
     def initialize(self, trainer):

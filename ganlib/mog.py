@@ -12,8 +12,9 @@ import ganlib.compat  # noqa: F401
 
 import chainer
 import numpy
+from chainer import backend
 
-from ganlib.serialization import serialize_random_state
+from ganlib.rng import as_stream
 
 DEFAULT_STD = {'ring': 0.2, 'double_ring': 0.2, 'grid': 0.05}
 DATASETS = tuple(DEFAULT_STD)
@@ -45,12 +46,18 @@ class GaussianMixture(object):
         """Plot limits: [−4, 4] as in the posts, widened to fit all modes."""
         return max(4.0, float(numpy.abs(self.means).max()) + 2.0)
 
-    def sample(self, n, rng, return_modes=False):
-        modes = rng.randint(0, self.n_modes, size=n)
-        x = self.means[modes] + self.std * rng.standard_normal((n, self.means.shape[1]))
-        x = x.astype(numpy.float32)
+    def sample(self, n, rng, return_modes=False, xp=numpy):
+        """``n`` float32 points on ``xp`` (and their mode indices), drawn from ``rng`` (a ``RandomStream``)."""
+        modes = rng.integers(self.n_modes, (n,), xp)
+        means = self._means_on(xp)
+        x = means[modes] + numpy.float32(self.std) * rng.normal((n, self.means.shape[1]), xp)
         return (x, modes) if return_modes else x
 
+    def _means_on(self, xp):
+        cached = getattr(self, '_device_means', None)
+        if cached is None or backend.get_array_module(cached) is not xp:
+            self._device_means = xp.asarray(self.means.astype(numpy.float32))
+        return self._device_means
 
 def ring(n_modes=8, radius=2.0, std=0.2):
     k = numpy.arange(n_modes)
@@ -92,24 +99,25 @@ def make_mixture(name, std=None, radius=None, original_std_bug=False):
 
 
 class MixtureIterator(chainer.dataset.Iterator):
-    """Infinite iterator of fresh (batch_size, 2) float32 batches from a mixture.
+    """Infinite iterator of fresh (batch_size, 2) float32 batches from a mixture, drawn on ``device``.
 
     An "epoch" is ``batches_per_epoch`` batches (500 in the posts).  Its RNG state is serialised, so a
     resumed run draws the same batches as an uninterrupted one.
     """
 
-    def __init__(self, mixture, batch_size, batches_per_epoch=500, seed=0):
+    def __init__(self, mixture, batch_size, batches_per_epoch=500, seed=0, device=None):
         if batch_size <= 0 or batches_per_epoch <= 0:
             raise ValueError('batch_size and batches_per_epoch must be positive')
         self.mixture = mixture
         self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
-        self.rng = numpy.random.RandomState(seed)
+        self.rng = as_stream(seed)
+        self.xp = device.xp if device is not None else numpy
         self.count = 0
 
     def __next__(self):
         self.count += 1
-        return self.mixture.sample(self.batch_size, self.rng)
+        return self.mixture.sample(self.batch_size, self.rng, xp=self.xp)
 
     next = __next__
 
@@ -131,7 +139,7 @@ class MixtureIterator(chainer.dataset.Iterator):
 
     def serialize(self, serializer):
         self.count = serializer('count', self.count)
-        serialize_random_state(serializer['rng'], self.rng)
+        self.rng.serialize(serializer['rng'])
 
 
 @chainer.dataset.converter()

@@ -28,14 +28,14 @@ def gradient_penalty(dis, x_real, x_fake, rng, lam=10.0, center=1.0):
 
         λ E_x̂ [(‖∇_x̂ D(x̂)‖₂ − 1)²],   x̂ = ε x + (1 − ε) x̃,   ε ~ U[0, 1] per example.
 
-    ``x_real``/``x_fake`` are arrays (the fake batch is detached); ε is drawn from ``rng`` on the CPU.
+    ``x_real``/``x_fake`` are arrays (the fake batch is detached); ε is drawn on the arrays' device from ``rng`` (a ``RandomStream``).
     The input gradient is taken with ``enable_double_backprop=True``, so the returned Variable
     back-propagates into D's parameters.  Returns ``(penalty, gradient_norms)``.
     """
     xp = backend.get_array_module(x_real)
     x_real = getattr(x_real, 'array', x_real)
     x_fake = getattr(x_fake, 'array', x_fake)
-    eps = xp.asarray(rng.uniform(0.0, 1.0, len(x_real)))
+    eps = rng.uniform(0.0, 1.0, (len(x_real),), xp, x_real.dtype)
     x_hat = chainer.Variable(interpolate(x_real, x_fake, eps))
     y = dis(x_hat)
     grad, = chainer.grad([F.sum(y)], [x_hat], enable_double_backprop=True)
@@ -214,12 +214,13 @@ def add_historical_averaging(optimizer, lam):
 def truncate(z, threshold, rng):
     """Truncation trick (Brock et al. 2019, §3.1): every entry with |z| > ``threshold`` is redrawn from
     N(0, 1) until it falls inside; entries already inside are left exactly as they are.
-    ``z`` is a CPU float array (not modified); ``rng`` a ``numpy.random.RandomState``."""
+    ``z`` is a numpy or cupy float array (not modified); ``rng`` a :class:`ganlib.rng.RandomStream`."""
     if not threshold > 0:
         raise ValueError('truncation threshold must be positive, got {}'.format(threshold))
-    z = numpy.array(z, copy=True)
-    out = numpy.abs(z) > threshold
-    while out.any():
-        z[out] = rng.standard_normal(int(out.sum()))
-        out = numpy.abs(z) > threshold
+    xp = backend.get_array_module(z)
+    z = z.copy()
+    out = xp.abs(z) > threshold
+    while bool(out.any()):  # one host sync per round: used for sampling, not in the training loop
+        z = xp.where(out, rng.normal(z.shape, xp, z.dtype), z)
+        out = xp.abs(z) > threshold
     return z

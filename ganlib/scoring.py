@@ -11,11 +11,12 @@ from ganlib.classifier import predict
 from ganlib.extensions import generate
 from ganlib.evaluation import frechet_distance_of_features, inception_score, mode_histogram, modes_and_kl
 from ganlib.stacked_mnist import stacked_mnist_score
+from ganlib.rng import RandomStream
 
 
 def generate_images(gen, n, seed, batch_size=500, truncation=None):
-    """n samples of ``gen`` (test mode) as a float32 CPU array, latents from ``RandomState(seed)``."""
-    return generate(gen, n, numpy.random.RandomState(seed), batch_size, truncation, dtype=numpy.float32)
+    """n samples of ``gen`` (test mode) as a float32 CPU array, latents from ``RandomStream(seed)``."""
+    return generate(gen, n, RandomStream(seed), batch_size, truncation, dtype=numpy.float32)
 
 
 def mnist_scores(classifier, images, real_images):

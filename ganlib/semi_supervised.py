@@ -33,8 +33,8 @@ class SemiSupervisedGANUpdater(GANUpdater):
         self.unlabeled_weight = unlabeled_weight
 
     def next_real(self):
-        x_unl = self.converter(self.get_iterator('main').next(), self.device)
-        x_lab, t = self.converter(self.get_iterator('labeled').next(), self.device)
+        x_unl = self.converter(self.local(self.get_iterator('main').next()), self.device)
+        x_lab, t = self.converter(self.local(self.get_iterator('labeled').next()), self.device)
         return x_lab, t, x_unl
 
     def batch_size(self, real):

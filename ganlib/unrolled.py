@@ -143,8 +143,9 @@ class _DifferentiableStep(object):
             xp = backend.get_array_module(p.array)
             if st is None or 'm' not in st:
                 m, v = xp.zeros_like(p.array), xp.zeros_like(p.array)
-            else:
-                m, v = st['m'], st['v']
+            else:  # after a --resume the moments are CPU arrays until the optimizer's first update
+                device = backend.get_device_from_array(p.array)
+                m, v = device.send(st['m']), device.send(st['v'])
             self.state[path] = [m, v, rule.t if rule is not None else 0, rule.hyperparam if rule else None]
 
     def __call__(self, path, theta, grad):

@@ -7,6 +7,7 @@ from chainer import reporter, training
 
 from ganlib.losses import feature_matching_loss
 from ganlib.regularizers import gradient_penalty
+from ganlib.rng import RandomStream
 from ganlib.serialization import serialize_random_state
 from ganlib.unrolled import WeightCache, substituted_params, unroll_discriminator
 
@@ -39,7 +40,8 @@ class GANUpdater(training.updaters.StandardUpdater):
 
     def __init__(self, iterator, gen_optimizer, dis_optimizer, loss, unroll_k=0,
                  unroll_mode='first-order', restore_optimizer_state=True, feature_matching=False,
-                 seed=0, iterations_per_epoch=None, n_critic=1, gradient_penalty=0.0, converter=None, device=None):
+                 seed=0, iterations_per_epoch=None, n_critic=1, gradient_penalty=0.0, converter=None, device=None,
+                 shard=(0, 1)):
         if int(unroll_k) != unroll_k or unroll_k < 0:
             raise ValueError('unroll K must be an integer >= 0, got {}'.format(unroll_k))
         if int(n_critic) != n_critic or n_critic < 1:
@@ -61,10 +63,13 @@ class GANUpdater(training.updaters.StandardUpdater):
         self.unroll_mode = unroll_mode
         self.feature_matching = feature_matching
         self.iterations_per_epoch = iterations_per_epoch
-        self.rng = numpy.random.RandomState(seed)
+        self.rng = RandomStream(seed)
         self.n_critic = int(n_critic)
         self.gp_lambda = float(gradient_penalty)
-        self.gp_rng = numpy.random.RandomState(seed + 7919)
+        self.gp_rng = RandomStream(seed + 7919)
+        self.shard = tuple(shard)
+        if self.shard[1] > 1:  # data-parallel rank (ganlib.distributed): its own ε
+            self.gp_rng = self.gp_rng.fork(self.shard[0])
         self._last_gp = None
         self.cache = WeightCache(dis_optimizer.target, dis_optimizer,
                                  include_optimizer=restore_optimizer_state,
@@ -96,17 +101,29 @@ class GANUpdater(training.updaters.StandardUpdater):
         return super().is_new_epoch
 
     # -- pieces ------------------------------------------------------------------------------------
+    def local(self, batch):
+        """This rank's rows of a global batch (``shard`` = (rank r, N ranks): rows [rB, (r+1)B), B = len/N)."""
+        r, n = self.shard
+        if n == 1:
+            return batch
+        b = len(batch) // n
+        return batch[r * b:(r + 1) * b]
+
     def next_real(self):
-        """A fresh real batch, on the device (subclasses may return a tuple, see ``batch_size``)."""
+        """A fresh real batch (this rank's slice), on the device (subclasses may return a tuple, see
+        ``batch_size``)."""
         batch = self.get_iterator('main').next()
-        return self.converter(batch, self.device)
+        return self.converter(self.local(batch), self.device)
 
     def batch_size(self, real):
         """How many fakes to pair with the real batch ``real``."""
         return len(real)
 
     def sample_z(self, n):
-        return self.get_optimizer('gen').target.make_hidden(n, self.rng)
+        """n latents; when data-parallel, this rank's slice of the N·n latents of the global batch."""
+        r, size = self.shard
+        z = self.get_optimizer('gen').target.make_hidden(n * size, self.rng)
+        return z if size == 1 else z[r * n:(r + 1) * n]
 
     def d_loss(self, dis, x_real, x_fake):
         """Discriminator loss of one step (``x_fake`` may carry G's graph: second-order unrolling)."""
@@ -188,14 +205,14 @@ class GANUpdater(training.updaters.StandardUpdater):
 
     def serialize(self, serializer):
         super().serialize(serializer)
-        serialize_random_state(serializer['z_rng'], self.rng)
+        self.rng.serialize(serializer['z_rng'])
         # Chainer's SerialIterator saves its order but not its ShuffleOrderSampler's RNG: save it here.
         for name, it in sorted(self._iterators.items()):
             rng = getattr(getattr(it, 'order_sampler', None), '_random', None)
             if isinstance(rng, numpy.random.RandomState):
                 serialize_random_state(serializer['order_rng_' + name], rng)
         if self.gp_lambda > 0:
-            serialize_random_state(serializer['gp_rng'], self.gp_rng)
+            self.gp_rng.serialize(serializer['gp_rng'])
         for name, opt in sorted(self._optimizers.items()):
             hookable = opt._hookable  # Chainer 7 keeps an optimizer's hooks here
             hooks = list(hookable._pre_update_hooks.items()) + list(hookable._post_update_hooks.items()) \

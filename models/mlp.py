@@ -43,20 +43,23 @@ def minibatch_head(width, minibatch_discrimination, init, rng):
 
 
 def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32, truncation=None):
-    """Latent batch: ``normal`` N(0, I) or ``uniform`` U[−1, 1]^z_dim, drawn from ``rng`` on the CPU.
+    """Latent batch: ``normal`` N(0, I) or ``uniform`` U[−1, 1]^z_dim, float32, drawn on ``xp`` from ``rng``
+    (a :class:`ganlib.rng.RandomStream`, or an integer seed for a fresh one).
     ``truncation``: the truncation trick (``ganlib.regularizers.truncate``), normal latents only."""
+    from ganlib.rng import as_stream
+    rng = as_stream(rng)
     if truncation is not None and distribution != 'normal':
         raise ValueError('the truncation trick needs normal latents, not {}'.format(distribution))
     if distribution == 'normal':
-        z = rng.standard_normal((n, z_dim))
+        z = rng.normal((n, z_dim), xp, dtype)
         if truncation is not None:
             from ganlib.regularizers import truncate
             z = truncate(z, truncation, rng)
     elif distribution == 'uniform':
-        z = rng.uniform(-1.0, 1.0, (n, z_dim))
+        z = rng.uniform(-1.0, 1.0, (n, z_dim), xp, dtype)
     else:
         raise ValueError('unknown z distribution {!r} (choose normal, uniform)'.format(distribution))
-    return xp.asarray(z.astype(dtype))
+    return z
 
 
 class MLPGenerator(chainer.Chain):

@@ -13,41 +13,35 @@ import chainer.functions as F
 import chainer.links as L
 
 
-from ganlib.serialization import serialize_random_state
+from ganlib.rng import RandomStream, as_stream
 from models.initializers import make_initializer
 from models.mlp import linear_stack, minibatch_head, sample_z
 from models.weight_norm import WeightNormLinear
 
 
 class GaussianNoise(object):
-    """Additive N(0, σ²) noise in training mode, from an RNG of its own (numpy or cupy)."""
+    """Additive N(0, σ²) noise in training mode, drawn on the activations' device from a
+    :class:`ganlib.rng.RandomStream` of its own (saved in snapshots: exact --resume on CPU and GPU)."""
 
     def __init__(self, seed=0):
         self.seed = seed
-        self._rngs = {}
-
-    def rng(self, xp):
-        if xp not in self._rngs:
-            self._rngs[xp] = xp.random.RandomState(self.seed)
-        return self._rngs[xp]
+        self.stream = RandomStream(seed)
 
     def __call__(self, h, sigma):
         if not chainer.config.train or sigma == 0:
             return h
         xp = chainer.backend.get_array_module(h)
-        return h + sigma * self.rng(xp).standard_normal(h.shape).astype(h.dtype)
+        return h + h.dtype.type(sigma) * self.stream.normal(h.shape, xp, h.dtype)
 
     def __deepcopy__(self, memo):
-        """A copy with the same CPU generator state (the generators are keyed by array module, which
-        ``copy.deepcopy`` cannot copy; a GPU generator restarts from the seed)."""
+        """A copy at the same point of the same stream (the cuRAND handle is not copied)."""
         new = GaussianNoise(self.seed)
-        if numpy in self._rngs:
-            new.rng(numpy).set_state(self._rngs[numpy].get_state())
+        new.stream = RandomStream(0)
+        new.stream.key, new.stream.counter = self.stream.state()
         return new
 
     def serialize(self, serializer):
-        """The CPU generator's state goes into snapshots (exact --resume on the CPU)."""
-        serialize_random_state(serializer, self.rng(numpy))
+        self.stream.serialize(serializer)
 
 
 class SSLDiscriminator(chainer.Chain):
@@ -170,8 +164,9 @@ class PaperSSLGenerator(chainer.Chain):
             self.out = WeightNormLinear(sizes[-1], 784, train_scale=True, rng=rng)
 
     def make_hidden(self, n, rng):
-        z = rng.uniform(0.0, 1.0, (n, self.z_dim)).astype(numpy.float32)
-        return self.xp.asarray(z)
+        """z ~ U[0, 1]^z_dim (the paper's code), float32 on the model's device; ``rng`` a ``RandomStream``
+        or an integer seed."""
+        return as_stream(rng).uniform(0.0, 1.0, (n, self.z_dim), self.xp)
 
     def forward(self, z):
         h = z

@@ -13,6 +13,7 @@ import analogy
 import train_anime
 from ganlib.images import ImageFolderDataset, ImageFolderError, find_images, image_grid
 from ganlib.latent import arithmetic, interpolation_rows, lerp, slerp
+from ganlib.rng import RandomStream
 from models.dcgan import DCGANDiscriminator, DCGANGenerator
 from tests.conftest import ROOT
 
@@ -73,14 +74,14 @@ def test_dataset_errors(tmp_path):
 def test_generator_and_discriminator_shapes(size):
     rng = numpy.random.RandomState(0)
     gen = DCGANGenerator(z_dim=8, size=size, ch=64, init='normal:0.02', rng=rng)
-    x = gen(gen.make_hidden(2, rng))
+    x = gen(gen.make_hidden(2, RandomStream(1)))
     assert x.shape == (2, 3, size, size) and numpy.abs(x.array).max() <= 1.0
     dis = DCGANDiscriminator(size, ch=4, minibatch_discrimination=(5, 3), rng=rng)
     y, h = dis(x, return_features=True)
     assert y.shape == (2,) and h.shape == (2, 8 * 4 * (size // 16) ** 2)
     gen_sa = DCGANGenerator(8, size, 64, self_attention=True, rng=rng)
     dis_sa = DCGANDiscriminator(size, 4, self_attention=True, rng=rng)
-    assert dis_sa(gen_sa(gen_sa.make_hidden(2, rng))).shape == (2,)
+    assert dis_sa(gen_sa(gen_sa.make_hidden(2, RandomStream(2)))).shape == (2,)
     assert gen_sa.attention.channels == 16 and dis_sa.attention.channels == 8
     with pytest.raises(ValueError, match='multiple of 16'):
         DCGANGenerator(size=72)

@@ -81,3 +81,33 @@ def test_stacked_mnist_benchmark_tiny(tmp_path):
     assert '| dcgan |' in text and '| unrolled5 |' in text
     runs = json.load(open(str(tmp_path / 'stacked_mnist_runs.json')))
     assert 1 <= runs['dcgan'][0]['modes'] <= 200 and runs['unrolled5'][0]['iterations'] == 1
+
+
+def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys):
+    """benchmarks/gpu_check.py in its CPU dry-run form: the scripts run, resume is bit-exact, evaluate.py and
+    analogy.py read the runs, the report has a row per workload (on a GPU machine: --device @cupy:0)."""
+    from benchmarks import gpu_check
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'gpu.md')
+    argv = ['--data-dir', data, '--device', 'cpu', '--quick', '--iterations', '2', '--time-iterations', '2',
+            '--only', 'mog-unrolled5', 'ssl-paper', 'dcgan64', '--out', str(tmp_path / 'runs'), '--report', report]
+    assert gpu_check.main(argv) == 0, capsys.readouterr().out
+    text = open(report).read()
+    for name in ('mog-unrolled5', 'ssl-paper', 'dcgan64'):
+        assert '| {} | ok | bit-exact |'.format(name) in text
+    assert '| evaluate.py ssl-paper | ok |' in text and '| analogy.py dcgan64 | ok |' in text
+    assert os.path.isfile(str(tmp_path / 'runs' / 'dcgan64' / 'samples' / 'epoch_0002.png'))
+    capsys.readouterr()
+    assert gpu_check.main(argv + ['--dry-run']) == 0
+    out = capsys.readouterr().out
+    assert out.count('\n') == 3 and 'train_anime.py' in out and '--device cpu' in out
+
+
+def test_gpu_check_detects_a_resume_that_is_not_exact():
+    """same_state is what the resume column rests on: it must name the first differing key."""
+    import numpy
+    from benchmarks.gpu_check import same_state
+    a = {'updater/model:gen/W': numpy.zeros(3), 'updater/z_rng/counter': numpy.array(4)}
+    b = dict(a, **{'updater/z_rng/counter': numpy.array(5)})
+    assert same_state(a, dict(a)) == '' and same_state(a, b) == 'updater/z_rng/counter'
+    assert same_state(a, {'updater/model:gen/W': numpy.zeros(3)}).startswith('keys differ')

@@ -175,6 +175,16 @@ def test_evaluate_mnist_and_stacked_runs(tmp_path):
     assert res['kind'] == 'stacked-mnist' and 1 <= res['modes'] <= 300 and res['kl'] >= 0
 
 
+def test_evaluate_loads_a_paper_model_ssl_run(tmp_path):
+    """--model paper runs have the paper's generator (BN + weight norm): evaluate.py must build that one."""
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    run = str(tmp_path / 'paper')
+    train_mnist_ssl.main(SSL_TINY + ['--model', 'paper', '--data-dir', data, '--out', run])
+    res = evaluate.main([run, '--samples', '100', '--classifier-cache', str(tmp_path / 'cache'),
+                         '--classifier-epochs', '1'])
+    assert res['kind'] == 'mnist' and sum(res['class_histogram']) == 100 and res['fid'] >= 0
+
+
 def test_evaluate_faces_needs_an_extractor_and_uses_it(tmp_path):
     data = make_faces(str(tmp_path / 'faces'))
     run = str(tmp_path / 'run')

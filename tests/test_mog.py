@@ -4,6 +4,7 @@ import numpy
 import pytest
 
 from ganlib.mog import MixtureIterator, double_ring, grid, make_mixture, ring
+from ganlib.rng import RandomStream
 
 
 def test_ring_has_eight_distinct_modes_at_radius_two():
@@ -39,7 +40,7 @@ def test_std_default_and_original_bug():
 
 def test_samples_have_the_right_spread_and_all_modes():
     mix = ring(std=0.1)
-    x, modes = mix.sample(20000, numpy.random.RandomState(0), return_modes=True)
+    x, modes = mix.sample(20000, RandomStream(0), return_modes=True)
     assert x.dtype == numpy.float32 and x.shape == (20000, 2)
     assert len(numpy.unique(modes)) == 8
     resid = x - mix.means[modes]

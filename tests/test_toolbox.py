@@ -13,6 +13,7 @@ from ganlib.regularizers import (OrthogonalRegularization, WeightClipping, add_h
                                  add_spectral_norm, gradient_penalty, interpolate, orthogonal_regularization,
                                  spectral_norm_hooks, truncate)
 from ganlib.unrolled import WeightCache
+from ganlib.rng import RandomStream
 from models import MLPAutoencoder, MLPDiscriminator, MLPGenerator, SelfAttention
 from tests.helpers import make_gan
 
@@ -80,8 +81,8 @@ def test_gradient_penalty_equals_finite_difference_estimate():
     dis = _tiny_dis()
     rng = numpy.random.RandomState(1)
     x_real, x_fake = rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
-    penalty, norms = gradient_penalty(dis, x_real, x_fake, numpy.random.RandomState(5), lam=10.0)
-    eps = numpy.random.RandomState(5).uniform(0, 1, 4)
+    penalty, norms = gradient_penalty(dis, x_real, x_fake, RandomStream(5), lam=10.0)
+    eps = RandomStream(5).uniform(0, 1, (4,), numpy, numpy.float64)  # the stream the penalty draws from
     x_hat = eps[:, None] * x_real + (1 - eps[:, None]) * x_fake
     numpy.testing.assert_allclose(interpolate(x_real, x_fake, eps), x_hat)
     g = _numeric_input_grad(dis, x_hat)
@@ -97,7 +98,7 @@ def test_gradient_penalty_backpropagates_into_the_discriminator():
     x_real, x_fake = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
 
     def value():
-        return gradient_penalty(dis, x_real, x_fake, numpy.random.RandomState(9), lam=10.0)[0]
+        return gradient_penalty(dis, x_real, x_fake, RandomStream(9), lam=10.0)[0]
 
     dis.cleargrads()
     value().backward()
@@ -118,7 +119,7 @@ def test_gradient_penalty_is_zero_for_a_unit_slope_linear_critic():
     lin = L.Linear(2, 1, initialW=numpy.array([[0.6, 0.8]]), nobias=True)
     dis = lambda x: F.reshape(lin(x), (-1,))  # noqa: E731  ‖∇‖ = ‖(0.6, 0.8)‖ = 1
     x = numpy.random.RandomState(0).standard_normal((5, 2)).astype(numpy.float32)
-    penalty, norms = gradient_penalty(dis, x, -x, numpy.random.RandomState(0))
+    penalty, norms = gradient_penalty(dis, x, -x, RandomStream(0))
     numpy.testing.assert_allclose(norms.array, 1.0, rtol=1e-5)
     assert float(penalty.array) == pytest.approx(0.0, abs=1e-8)
 
@@ -239,18 +240,18 @@ def test_historical_averaging_matches_numpy_simulation_and_serializes():
 
 def test_truncation_resamples_exactly_the_out_of_range_entries():
     z = numpy.random.RandomState(0).standard_normal((50, 8))
-    out = truncate(z, 0.7, numpy.random.RandomState(1))
+    out = truncate(z, 0.7, RandomStream(1))
     inside = numpy.abs(z) <= 0.7
     numpy.testing.assert_array_equal(out[inside], z[inside])
     assert (out[~inside] != z[~inside]).all()
     assert numpy.abs(out).max() <= 0.7
     assert numpy.abs(z).max() > 0.7  # z itself is not modified
     gen = MLPGenerator(8, (4,), 2, rng=numpy.random.RandomState(0))
-    assert numpy.abs(gen.make_hidden(100, numpy.random.RandomState(2), truncation=0.5)).max() <= 0.5
+    assert numpy.abs(gen.make_hidden(100, RandomStream(2), truncation=0.5)).max() <= 0.5
     with pytest.raises(ValueError):
-        truncate(z, 0.0, numpy.random.RandomState(1))
+        truncate(z, 0.0, RandomStream(1))
     with pytest.raises(ValueError, match='normal latents'):
-        MLPGenerator(8, (4,), 2, z_distribution='uniform').make_hidden(3, numpy.random.RandomState(0), 1.0)
+        MLPGenerator(8, (4,), 2, z_distribution='uniform').make_hidden(3, RandomStream(0), 1.0)
 
 
 def test_began_k_update_and_convergence_measure():
@@ -288,13 +289,13 @@ def test_began_updater_keeps_k_in_unit_interval_and_serializes_it():
                 chainer.reporter.get_current_reporter().add_observer('dis', dis)
                 chainer.reporter.get_current_reporter().add_observer('gen', gen)
                 upd.update()
-        ks.append(upd.k)
+        ks.append(float(upd.k))
         assert 0.0 <= obs['dis/k'] <= 1.0 and 'dis/M' in obs
     assert len(set(ks)) > 1  # k moves
     assert all(0.0 <= k <= 1.0 for k in ks)
     saved = {}
     upd.serialize(chainer.serializers.DictionarySerializer(saved))
-    assert float(saved['began_k']) == upd.k
+    assert float(saved['began_k']) == float(upd.k)
     with pytest.raises(ValueError, match='autoencoder'):
         BEGANUpdater(it, opts[0], make_gan()[2].get_optimizer('dis'))
 

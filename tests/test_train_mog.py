@@ -65,7 +65,8 @@ def run_cli(*args):
     (['--z-dim', '0'], 'positive integer'),
     (['--lsgan-abc', '1,2'], 'three comma-separated'),
     (['--init', 'zeros'], 'unknown initializer'),
-    (['--device', '@cupy:0'], 'cannot use device'),
+    (['--device', '@cupy:99'], 'cannot use device'),  # no GPU here, or no 100th GPU on a GPU machine
+    (['--seed', '-5'], 'integer >= 0'),
     (['--resume', '/nonexistent/snap'], 'no such snapshot'),
     (['--loss', 'gan', '--gradient-penalty', '10'], 'unbounded linear output'),
     (['--loss', 'wgan'], 'needs a Lipschitz constraint'),

@@ -108,9 +108,12 @@ def test_k0_equals_k1_equals_plain():
 def test_unrolled_differs_from_plain_for_generator():
     g0, _, u0 = make_gan(seed=12, unroll_k=0)
     g5, _, u5 = make_gan(seed=12, unroll_k=5)
-    u0.update()
-    u5.update()
-    assert not numpy.allclose(params(g0)['/out/W'], params(g5)['/out/W'])
+    # Adam's first step is about lr * sign(grad) whatever the gradient, so compare after a few steps:
+    # G trained against θ_D^(5) must end measurably elsewhere (lr 1e-3 scale), not only by rounding.
+    for _ in range(3):
+        u0.update()
+        u5.update()
+    assert numpy.abs(params(g0)['/out/W'] - params(g5)['/out/W']).max() > 1e-3
 
 
 def test_substituted_params_are_used_and_put_back():

@@ -4,6 +4,7 @@ import numpy
 import pytest
 from chainer import gradient_check
 
+from ganlib.rng import RandomStream
 from models import PaperSSLDiscriminator, PaperSSLGenerator, WeightNormLinear
 
 
@@ -81,7 +82,7 @@ def test_paper_discriminator_and_generator():
         logits = dis(x).array
     assert abs(logits.mean()) < 0.5 and 0.3 < logits.std() < 3
     gen = PaperSSLGenerator(z_dim=6, hidden=(12, 12), rng=rng)
-    z = gen.make_hidden(5, numpy.random.RandomState(0))
+    z = gen.make_hidden(5, RandomStream(0))
     assert z.shape == (5, 6) and z.min() >= 0 and z.max() <= 1  # U[0, 1] as the original
     out = gen(z).array
     assert out.shape == (5, 784) and numpy.abs(out).max() <= 1
