@@ -110,6 +110,7 @@ def main(argv=None):
             extractor = load_feature_extractor(args.feature_extractor)
         except FeatureExtractorError as e:
             raise cli.CleanExit(str(e))
+        extractor.to_device(device)  # the features are computed where the generator runs
     path = args.snapshot or latest(args.run_dir)
     if not os.path.isfile(path):
         raise cli.CleanExit('no such snapshot: {}'.format(path))

@@ -60,10 +60,11 @@ def load_feature_extractor(path):
 
 
 def extract_features(extractor, images, batch_size=200):
+    """Features of CPU ``images`` computed on the extractor's device, returned as a float64 CPU array."""
     out = []
     with chainer.no_backprop_mode(), chainer.using_config('train', False):
         for start in range(0, len(images), batch_size):
-            h = extractor(numpy.asarray(images[start:start + batch_size], dtype=numpy.float32))
+            h = extractor(extractor.xp.asarray(numpy.asarray(images[start:start + batch_size], dtype=numpy.float32)))
             h = getattr(h, 'array', h)
             out.append(chainer.backend.CpuDevice().send(h).reshape(len(h), -1))
     return numpy.concatenate(out).astype(numpy.float64)
