@@ -57,6 +57,8 @@ def load_generator(run_dir, snapshot=None):
     if not os.path.isfile(config_path):
         raise cli.CleanExit('{} has no args.json: is it a train_anime.py output folder?'.format(run_dir))
     cfg = json.load(open(config_path))
+    if not all(k in cfg for k in ('size', 'g_ch', 'z_dim')):  # e.g. a train_mog.py or train_mnist_ssl.py run
+        raise cli.CleanExit('{} is not an image run: analogy.py needs a train_anime.py output folder'.format(run_dir))
     gen = DCGANGenerator(cfg['z_dim'], cfg['size'], cfg['g_ch'], cfg['z_dist'], cfg['init'],
                          cfg.get('self_attention', False))
     path = snapshot or latest_snapshot(run_dir)

@@ -202,7 +202,7 @@ def main(argv=None):
     gen, dis, updater = build(args, dataset, device, comm)
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
     if writer:
-        os.makedirs(args.out, exist_ok=True)
+        cli.make_out_dir(args.out)
         cli.save_json(os.path.join(args.out, 'args.json'), config)
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)

@@ -148,7 +148,7 @@ def main(argv=None):
     mixture, gen, dis, updater = build(args, device, comm)
     writer = distributed.is_writer(comm)
     if writer:
-        os.makedirs(args.out, exist_ok=True)
+        cli.make_out_dir(args.out)
         cli.save_json(os.path.join(args.out, 'args.json'), config_dict(args))
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)

@@ -77,6 +77,20 @@ def get_device(spec):
     return device
 
 
+def make_out_dir(path):
+    """Create the output folder ``--out`` (and parents) or raise a one-line CleanExit: an existing regular file,
+    or a folder that cannot be created or written to."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CleanExit('--out {} exists and is not a folder'.format(path))
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise CleanExit('--out {}: cannot create the folder ({})'.format(path, e.strerror or e))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CleanExit('--out {}: the folder is not writable'.format(path))
+    return path
+
+
 def save_json(path, obj):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:

@@ -1,0 +1,45 @@
+"""--out that cannot be used is one line on stderr and exit status 2 in every training script; analogy.py on a
+run that is not an image run says so in one line."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import train_mog
+from tests.conftest import ROOT
+from tests.test_mnist_ssl import make_tiny_mnist
+
+
+def run(script, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def assert_one_line(proc, words):
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and words in lines[0] and 'Traceback' not in proc.stderr, \
+        proc.stderr
+
+
+@pytest.mark.parametrize('script, flags', [
+    ('train_mog.py', []),
+    ('train_anime.py', ['--dataset', 'stacked-mnist', '--stacked-size', '16', '--batch-size', '4']),
+    ('train_mnist_ssl.py', ['--labels', '20', '--batch-size', '10']),
+])
+def test_out_that_is_a_file_or_below_a_file(tmp_path, script, flags):
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    if script != 'train_mog.py':
+        flags = flags + ['--data-dir', data]
+    a_file = tmp_path / 'taken'
+    a_file.write_text('keep me\n')
+    assert_one_line(run(script, *(flags + ['--out', str(a_file), '--quiet'])), 'is not a folder')
+    assert_one_line(run(script, *(flags + ['--out', str(a_file / 'sub'), '--quiet'])), 'cannot create the folder')
+    assert a_file.read_text() == 'keep me\n'
+
+
+def test_analogy_on_a_mog_run_is_one_line(tmp_path):
+    run_dir = str(tmp_path / 'mog')
+    train_mog.main(['--epochs', '1', '--iterations-per-epoch', '2', '--z-dim', '4', '--eval-samples', '50',
+                    '--plot-samples', '50', '--quiet', '--out', run_dir])
+    assert_one_line(run('analogy.py', run_dir), 'not an image run')
