@@ -7,10 +7,8 @@ The generator is rebuilt from the run's args.json and a ``gen_iter_N.npz`` snaps
 
   python analogy.py result/anime --rows 20 --cols 10 --mode slerp -o result/anime/analogy.png
 """
-import glob
 import json
 import os
-import re
 import sys
 
 import ganlib.compat  # noqa: F401  (before chainer)
@@ -18,7 +16,7 @@ import ganlib.compat  # noqa: F401  (before chainer)
 import chainer
 import numpy
 
-from ganlib import cli
+from ganlib import cli, run
 from ganlib.images import image_grid, save_png
 from ganlib.rng import RandomStream
 from ganlib.latent import arithmetic, interpolation_rows
@@ -46,10 +44,10 @@ def parse_args(argv=None):
 
 
 def latest_snapshot(run_dir):
-    files = glob.glob(os.path.join(run_dir, 'gen_iter_*.npz'))
-    if not files:
+    path = run.latest_snapshot(run_dir, 'gen_iter_*.npz')
+    if path is None:
         raise cli.CleanExit('no generator snapshot (gen_iter_N.npz) in {}'.format(run_dir))
-    return max(files, key=lambda f: int(re.findall(r'(\d+)', os.path.basename(f))[-1]))
+    return path
 
 
 def load_generator(run_dir, snapshot=None):

@@ -12,10 +12,8 @@ The MNIST classifier is trained once and cached (--classifier-cache); its test a
   python evaluate.py result/mnist_ssl --data-dir ../shared/data/mnist
   python evaluate.py result/stacked --samples 26000
 """
-import glob
 import json
 import os
-import re
 import sys
 
 import ganlib.compat  # noqa: F401  (before chainer)
@@ -23,7 +21,7 @@ import ganlib.compat  # noqa: F401  (before chainer)
 import chainer
 import numpy
 
-from ganlib import cli
+from ganlib import cli, run
 from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
 from ganlib.mnist import IDXError, load_mnist, to_unit_range
 from ganlib.scoring import (FeatureExtractorError, face_fid, generate_images, load_feature_extractor, mnist_scores,
@@ -62,10 +60,11 @@ def run_kind(cfg):
 
 
 def latest(run_dir):
-    files = glob.glob(os.path.join(run_dir, 'gen_iter_*.npz')) or glob.glob(os.path.join(run_dir, 'snapshot_iter_*'))
-    if not files:
+    """The newest generator snapshot (gen_iter_N.npz), else the newest trainer snapshot."""
+    path = run.latest_snapshot(run_dir, 'gen_iter_*.npz') or run.latest_snapshot(run_dir)
+    if path is None:
         raise cli.CleanExit('no snapshot (gen_iter_N.npz or snapshot_iter_N) in {}'.format(run_dir))
-    return max(files, key=lambda f: (int(re.findall(r'(\d+)', os.path.basename(f))[-1]), 'gen_iter' in f))
+    return path
 
 
 def build_generator(kind, cfg):

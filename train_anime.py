@@ -25,14 +25,14 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli, distributed, options
+from ganlib import cli, distributed, options, run
 from ganlib.images import ImageFolderDataset, ImageFolderError, image_grid, save_png
 from ganlib.losses import parse_abc
 from ganlib.mnist import IDXError, load_mnist
 from ganlib.rng import RandomStream
 from ganlib.stacked_mnist import StackedMNIST
 from ganlib.updaters import UNROLL_MODES, GANUpdater
-from models.dcgan import ACTIVATIONS, DCGANDiscriminator, DCGANGenerator
+from models.dcgan import ACTIVATIONS, NORMALIZATIONS, DCGANDiscriminator, DCGANGenerator
 
 # ../shared/docs/original-experiments.md, "Anime faces".
 PRESETS = {
@@ -59,8 +59,10 @@ def parse_args(argv=None):
     a('--g-ch', type=cli.positive_int, default=512, help="G's first feature maps (halved per layer; default 512)")
     a('--d-ch', type=cli.positive_int, default=32, help="D's first feature maps (doubled per layer; default 32)")
     a('--d-activation', choices=ACTIVATIONS, default=None, help='(preset)')
-    a('--d-noise', type=float, default=None, help="std of the Gaussian noise added to D's input (preset)")
+    a('--d-noise', type=cli.nonnegative_float, default=None, help="std of the Gaussian noise added to D's input (preset)")
     a('--init', default=None, help='weight init, e.g. normal:0.02 (preset)')
+    a('--d-norm', choices=NORMALIZATIONS, default=None,
+      help="normalisation in D: batch (the posts), layer, none (default: batch; layer with --gradient-penalty)")
     a('--self-attention', action='store_true', help='SAGAN self-attention block in G and D')
     a('--feature-matching', action='store_true', help='G minimises feature matching (Salimans et al. 3.1)')
     a('--minibatch-discrimination', action='store_true', help='minibatch discrimination in D (3.2)')
@@ -71,7 +73,7 @@ def parse_args(argv=None):
     a('--unroll-cache', choices=('full', 'params'), default='full')
     a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c')
     a('--lr', type=cli.positive_float, default=1e-4, help='learning rate (posts: Adam 1e-4)')
-    a('--beta1', type=float, default=0.5)
+    a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')
     a('--batch-size', type=cli.positive_int, default=128, help='(posts: 128)')
     a('--epochs', type=cli.positive_int, default=20)
     a('--iterations-per-epoch', type=cli.positive_int, default=None,
@@ -99,13 +101,19 @@ def parse_args(argv=None):
             setattr(args, key, value)
     if args.size is None:
         args.size = 32 if args.dataset == 'stacked-mnist' else 64
-    if args.d_noise < 0:
-        p.error('--d-noise must be >= 0, got {}'.format(args.d_noise))
+    if args.d_norm is None:  # the penalty is per example: no batch norm in the critic (Gulrajani et al. §4)
+        args.d_norm = 'layer' if args.gradient_penalty else 'batch'
+    if args.gradient_penalty and args.d_norm == 'batch':
+        p.error('--gradient-penalty needs a critic without batch norm (--d-norm layer or none; Gulrajani et al. §4)')
     problem = options.validate(args) or distributed.validate(args)
     if problem:
         p.error(problem)
     if args.resume is not None and not os.path.isfile(args.resume):
         p.error('--resume: no such snapshot file: {}'.format(args.resume))
+    try:
+        run.check_out(args.out)
+    except cli.CleanExit as e:
+        p.error(str(e))
     return args
 
 
@@ -144,7 +152,7 @@ def build(args, dataset, device, comm=None):
         gen = DCGANGenerator(args.z_dim, args.size, args.g_ch, args.z_dist, args.init, args.self_attention, rng=rng)
         dis = DCGANDiscriminator(args.size, args.d_ch, args.d_activation, args.d_noise, args.init,
                                  (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
-                                 args.self_attention, seed=args.seed + 5, rng=rng)
+                                 args.self_attention, seed=args.seed + 5, rng=rng, normalization=args.d_norm)
     except ValueError as e:
         raise cli.CleanExit(str(e))
     opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))
@@ -200,10 +208,7 @@ def main(argv=None):
     if writer and skipped:
         print('skipped {} unreadable file(s), e.g. {}: {}'.format(len(skipped), *skipped[0]))
     gen, dis, updater = build(args, dataset, device, comm)
-    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
-    if writer:
-        cli.make_out_dir(args.out)
-        cli.save_json(os.path.join(args.out, 'args.json'), config)
+    config = run.config_dict(args)
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     log_trigger = (args.log_every, 'iteration')
@@ -220,15 +225,13 @@ def main(argv=None):
                                                  file_name='loss.png'))
         if not args.quiet:
             extra = ['dis/gp'] if args.gradient_penalty else []
-            trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
+            trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
                                                   ['elapsed_time']), trigger=log_trigger)
-            trainer.extend(extensions.ProgressBar(update_interval=1))
-    if args.resume:
-        cli.resume(trainer, args.resume)
-    start_iteration = updater.iteration
+            trainer.extend(run.progress(args.epochs * updater.iterations_per_epoch, 1))
+    start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, log_trigger, writer)
 
     start = time.time()
-    trainer.run()
+    run.train(trainer)
     wall = time.time() - start
     if not writer:
         return None

@@ -22,7 +22,7 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli, distributed
+from ganlib import cli, distributed, run
 from ganlib.averaging import ParameterAverage
 from ganlib.mnist import DEFAULT_CACHE, DEFAULT_MIRROR, IDXError, download_mnist, load_mnist, ssl_split, to_unit_range
 from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConstantLR, SemiSupervisedGANUpdater,
@@ -63,7 +63,7 @@ def parse_args(argv=None):
     a('--iterations-per-epoch', type=cli.positive_int, default=500)
     a('--lr-schedule', default=None,
       help='epoch:alpha,... (default: the post 0:1e-3,10:3e-4,50:1e-4; the paper 0:3e-3)')
-    a('--beta1', type=float, default=0.5)
+    a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')
     a('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     a('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
       help="also evaluate a running average of D's parameters (Polyak averaging at RATE; the paper's code: 1e-4)")
@@ -95,7 +95,7 @@ def parse_args(argv=None):
             setattr(args, name, paper_value if paper else post_value)
     try:
         args.lr_schedule = [(int(e), float(v)) for e, v in (item.split(':') for item in args.lr_schedule.split(','))]
-        assert args.lr_schedule and all(v > 0 and e >= 0 for e, v in args.lr_schedule)
+        assert args.lr_schedule and all(0 < v < float('inf') and e >= 0 for e, v in args.lr_schedule)
     except (ValueError, AssertionError):
         p.error('--lr-schedule must look like 0:1e-3,10:3e-4,50:1e-4')
     if args.eval_average is not None and args.eval_average > 1:
@@ -104,6 +104,10 @@ def parse_args(argv=None):
         p.error('give --data-dir DIR (the four MNIST IDX files) or --download')
     if args.resume is not None and not os.path.isfile(args.resume):
         p.error('--resume: no such snapshot file: {}'.format(args.resume))
+    try:
+        run.check_out(args.out)
+    except cli.CleanExit as e:
+        p.error(str(e))
     return args
 
 
@@ -191,37 +195,35 @@ def main(argv=None):
     device = cli.get_device(distributed.device_spec(args.device, comm))
     data = load_data(args)
     gen, dis, opts, updater = build(args, data, device, comm)
-    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
-    if writer:
-        cli.make_out_dir(args.out)
-        cli.save_json(os.path.join(args.out, 'args.json'), config)
+    config = run.config_dict(args)
+    last = args.epochs * args.iterations_per_epoch
+    every_eval = lambda: run.EveryOrEnd(args.eval_every, 'iteration', last)  # noqa: E731  (short runs log too)
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     trainer.extend(PiecewiseConstantLR(opts, args.lr_schedule))
     average = None
     if writer:  # the other ranks only train
-        trainer.extend(AccuracyEvaluator(dis, data['x_val'], data['y_val']), trigger=(args.eval_every, 'iteration'))
+        trainer.extend(AccuracyEvaluator(dis, data['x_val'], data['y_val']), trigger=every_eval())
         if args.eval_average:
             average = ParameterAverage(dis, args.eval_average)
             trainer.extend(average)
             trainer.extend(AccuracyEvaluator(average.average, data['x_val'], data['y_val'],
-                                             'validation/accuracy_averaged'), trigger=(args.eval_every, 'iteration'))
-        trainer.extend(extensions.LogReport(trigger=(args.eval_every, 'iteration')))
+                                             'validation/accuracy_averaged'), trigger=every_eval())
+        trainer.extend(extensions.LogReport(trigger=every_eval()))
         trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                       trigger=(args.snapshot_every, 'epoch'))
+                       trigger=run.EveryOrEnd(args.snapshot_every, 'epoch', last))
         if extensions.PlotReport.available():
             trainer.extend(extensions.PlotReport(['validation/accuracy'] + (['validation/accuracy_averaged'] if average
                                                                             else []), 'iteration',
-                                                 trigger=(args.eval_every, 'iteration'), file_name='accuracy.png'))
+                                                 trigger=every_eval(), file_name='accuracy.png'))
         if not args.quiet:
-            trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy']
+            trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy']
                                                   + (['validation/accuracy_averaged'] if average else [])
-                                                  + ['lr', 'elapsed_time']), trigger=(args.eval_every, 'iteration'))
-            trainer.extend(extensions.ProgressBar(update_interval=20))
-    if args.resume:
-        cli.resume(trainer, args.resume)
+                                                  + ['lr', 'elapsed_time']), trigger=every_eval())
+            trainer.extend(run.progress(last, 20))
+    run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, every_eval(), writer)
     start = time.time()
-    trainer.run()
+    run.train(trainer)
     wall = time.time() - start
     if not writer:
         return None

@@ -24,7 +24,7 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli, distributed
+from ganlib import cli, distributed, run
 from ganlib.extensions import MixtureEvaluator, SampleSaver, sample_epochs
 from ganlib import options
 from ganlib.began import BEGANUpdater
@@ -59,7 +59,7 @@ def parse_args(argv=None):
     a('--d-activation', choices=('relu', 'leaky_relu', 'tanh'), default=None, help='(preset)')
     a('--init', default=None, help='weight init: he:0.8, normal:0.01, lecun, orthogonal (preset)')
     a('--lr', type=cli.positive_float, default=None, help='Adam learning rate for G and D (preset)')
-    a('--beta1', type=float, default=0.5)
+    a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')
     a('--unroll', type=cli.nonnegative_int, default=5,
       help='unrolling steps K (0 or 1: plain GAN; default 5 as in the post)')
     a('--unroll-mode', choices=UNROLL_MODES, default='first-order',
@@ -100,6 +100,10 @@ def parse_args(argv=None):
             setattr(args, key, value)
     if args.resume is not None and not os.path.isfile(args.resume):
         p.error('--resume: no such snapshot file: {}'.format(args.resume))
+    try:
+        run.check_out(args.out)
+    except cli.CleanExit as e:
+        p.error(str(e))
     return args
 
 
@@ -137,19 +141,13 @@ def build(args, device=None, comm=None):
     return mixture, gen, dis, updater
 
 
-def config_dict(args):
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())}
-
-
 def main(argv=None):
     args = parse_args(argv)
     comm = distributed.create(args)
     device = cli.get_device(distributed.device_spec(args.device, comm))
     mixture, gen, dis, updater = build(args, device, comm)
     writer = distributed.is_writer(comm)
-    if writer:
-        cli.make_out_dir(args.out)
-        cli.save_json(os.path.join(args.out, 'args.json'), config_dict(args))
+    config = run.config_dict(args)
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     evaluator = MixtureEvaluator(gen, mixture, args.eval_samples, seed=args.seed + 3)
@@ -166,15 +164,13 @@ def main(argv=None):
             trainer.extend(extensions.PlotReport(['eval/modes'], 'epoch', file_name='modes.png'))
         if not args.quiet:
             extra = ['dis/k', 'dis/M'] if args.loss == 'began' else ['dis/gp'] if args.gradient_penalty else []
-            trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
+            trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
                                                   ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
-            trainer.extend(extensions.ProgressBar(update_interval=50))
-    if args.resume:
-        cli.resume(trainer, args.resume)
-    start_iteration = updater.iteration
+            trainer.extend(run.progress(args.epochs * args.iterations_per_epoch, 50))
+    start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, (1, 'epoch'), writer)
 
     start = time.time()
-    trainer.run()
+    run.train(trainer)
     wall = time.time() - start
     if not writer:
         return None
@@ -189,7 +185,7 @@ def main(argv=None):
     result = dict(final, dataset=args.dataset, std=mixture.std, iterations=updater.iteration,
                   wall_time_s=round(wall, 2), resumed_from=args.resume,
                   ms_per_iteration=round(1000 * wall / max(1, updater.iteration - start_iteration), 3),
-                  config=config_dict(args))
+                  config=config)
     if truncated is not None:
         result['truncated'] = dict(truncated, threshold=args.truncation)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)

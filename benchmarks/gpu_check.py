@@ -15,8 +15,6 @@ from it (an image folder, as a user's faces would be) or on stacked MNIST.  Phas
 4. timing in this process: median ms per ``updater.update()`` after warm-up, synchronised, on the
    device and on the CPU (trainer extensions excluded).
 """
-import argparse
-import json
 import os
 import platform
 import subprocess

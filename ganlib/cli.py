@@ -1,6 +1,7 @@
 """Command-line helpers shared by the scripts: one-line errors, typed flags, device selection."""
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -40,14 +41,28 @@ def nonnegative_int(text):
     return value
 
 
-def positive_float(text):
+def _float(text, what, ok):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError('expected a positive number, got {!r}'.format(text))
-    if not value > 0:
-        raise argparse.ArgumentTypeError('expected a positive number, got {}'.format(value))
+        raise argparse.ArgumentTypeError('expected {}, got {!r}'.format(what, text))
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError('expected {}, got {}'.format(what, value))
     return value
+
+
+def positive_float(text):
+    """A finite number > 0 (learning rates, scales: inf and nan are refused)."""
+    return _float(text, 'a positive finite number', lambda v: v > 0)
+
+
+def nonnegative_float(text):
+    return _float(text, 'a finite number >= 0', lambda v: v >= 0)
+
+
+def adam_beta(text):
+    """An Adam/RMSprop decay rate β in [0, 1) (β = 1 would never update the moment)."""
+    return _float(text, 'a number in [0, 1)', lambda v: 0 <= v < 1)
 
 
 def int_list(text):
@@ -103,9 +118,9 @@ def run_main(main, argv=None):
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'script'
     try:
         return main(argv)
-    except CleanExit as e:
+    except CleanExit as e:  # bad input (status 2) or a stopped run (ganlib.run.Diverged: 3)
         sys.stderr.write('{}: error: {}\n'.format(prog, e))
-        sys.exit(2)
+        sys.exit(getattr(e, 'status', 2))
     except KeyboardInterrupt:
         sys.stderr.write('{}: interrupted\n'.format(prog))
         sys.exit(130)

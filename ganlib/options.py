@@ -44,7 +44,7 @@ def add_arguments(parser, losses=True, began=True, optimizers=True, truncation=T
         a('--optimizer', choices=OPTIMIZERS, default='adam', help='adam (default) or rmsprop (the WGAN paper)')
         a('--lr-d', type=cli.positive_float, default=None, help='D learning rate (TTUR; default --lr)')
         a('--lr-g', type=cli.positive_float, default=None, help='G learning rate (TTUR; default --lr)')
-        a('--beta2', type=_unit, default=0.999, help='Adam beta2 (default 0.999; TTUR/SN-GAN use 0.9)')
+        a('--beta2', type=cli.adam_beta, default=0.999, help='Adam beta2 (default 0.999; TTUR/SN-GAN use 0.9)')
     a('--ortho-reg', type=cli.positive_float, default=None, metavar='BETA',
       help="BigGAN's relaxed orthogonal regularisation of G's weights (1e-4 in BigGAN)")
     a('--historical-averaging', type=cli.positive_float, default=None, metavar='LAMBDA',
@@ -94,9 +94,17 @@ def validate(args):
     if getattr(args, 'historical_averaging', None) is not None and unroll >= 2:
         return ("--historical-averaging with --unroll >= 2: the discarded look-ahead steps would enter D's "
                 'running average; use one or the other')
-    if getattr(args, 'unroll_mode', 'first-order') == 'second-order' and unroll >= 2:
+    if gp is not None and getattr(args, 'minibatch_discrimination', False):
+        return ('--gradient-penalty needs a per-example critic (Gulrajani et al. §4): not with '
+                '--minibatch-discrimination')
+    if getattr(args, 'unroll_mode', 'first-order') == 'second-order' and unroll >= 1:
         if getattr(args, 'spectral_norm', False) or gp is not None:
             return '--unroll-mode second-order supports neither --spectral-norm nor --gradient-penalty'
+        if clip is not None:  # the clip is an optimizer hook; the differentiable look-ahead steps have none
+            return '--unroll-mode second-order cannot apply --weight-clip inside the look-ahead steps; use first-order'
+        if getattr(args, 'optimizer', 'adam') != 'adam':
+            return '--unroll-mode second-order differentiates through Adam steps only (not --optimizer {})'.format(
+                args.optimizer)
     if getattr(args, 'truncation', None) is not None and getattr(args, 'z_dist', 'normal') != 'normal':
         return '--truncation needs normal latents (--z-dist normal)'
     return None

@@ -13,7 +13,6 @@ import chainer
 import chainer.functions as F
 import chainer.link_hooks  # noqa: F401  (not imported by `import chainer`)
 import chainer.links as L
-import numpy
 from chainer import backend
 
 
@@ -96,19 +95,23 @@ def spectral_norm_hooks(link):
     return out
 
 
-def _matrix(W):
-    """Rows = output units / filters (BigGAN-PyTorch's ``param.view(param.shape[0], -1)``)."""
-    return F.reshape(W, (W.shape[0], -1))
+def filter_axis(link):
+    """The axis of ``link.W`` that indexes output filters: 1 for ``Deconvolution2D`` (Chainer's layout is
+    (in, out, kh, kw)), 0 for ``Linear`` and ``Convolution2D`` ((out, in[, kh, kw]))."""
+    return 1 if isinstance(link, L.Deconvolution2D) else 0
 
 
-def orthogonal_regularization(W, beta=1e-4):
+def orthogonal_regularization(W, beta=1e-4, out_axis=0):
     """BigGAN's relaxed orthogonal regularisation (Brock et al. 2019, §3.1, Eq. 3):
 
         R_β(W) = β ‖W Wᵀ ⊙ (1 − I)‖²_F
 
-    with W reshaped to (out, in·kh·kw): filters are pushed towards orthogonality, their norms are free.
+    with W reshaped to (filters, everything else), the filters indexed by ``out_axis`` (:func:`filter_axis`):
+    filters are pushed towards orthogonality, their norms are free.
     """
-    m = _matrix(W)
+    if out_axis:
+        W = F.moveaxis(W, out_axis, 0)
+    m = F.reshape(W, (W.shape[0], -1))
     xp = backend.get_array_module(m.array if hasattr(m, 'array') else m)
     off_diagonal = 1 - xp.eye(m.shape[0], dtype=m.dtype)
     return beta * F.sum((F.matmul(m, m, transb=True) * off_diagonal) ** 2)
@@ -116,27 +119,34 @@ def orthogonal_regularization(W, beta=1e-4):
 
 class OrthogonalRegularization(object):
     """Optimizer hook (timing ``pre``): adds ∇R_β(W) = 4β (W Wᵀ ⊙ (1 − I)) W to the gradient of every
-    weight with ≥ 2 axes (biases, gains and 1-D parameters are left out, as in BigGAN).
+    weight with ≥ 2 axes (biases, gains and 1-D parameters are left out, as in BigGAN), W's rows being the
+    layer's output filters (:func:`filter_axis`: a deconvolution's are on axis 1).
 
     This is the exact gradient of :func:`orthogonal_regularization`; BigGAN-PyTorch's ``ortho`` adds
     2β(…)W, i.e. its β is twice ours."""
     name = 'OrthogonalRegularization'
     timing = 'pre'
-    call_for_each_param = True
+    call_for_each_param = False
 
     def __init__(self, beta=1e-4):
         if not beta > 0:
             raise ValueError('orthogonal regularisation strength must be positive, got {}'.format(beta))
         self.beta = float(beta)
 
-    def __call__(self, rule, param):
-        p, g = param.array, param.grad
-        if p is None or g is None or p.ndim < 2:
-            return
-        xp = backend.get_array_module(p)
-        w = p.reshape(p.shape[0], -1)
-        gram = w.dot(w.T) * (1 - xp.eye(w.shape[0], dtype=w.dtype))
-        g += (4 * self.beta * gram.dot(w)).reshape(p.shape).astype(g.dtype)
+    def __call__(self, optimizer):
+        for link in optimizer.target.links():
+            axis = filter_axis(link)
+            for name in sorted(link._params):
+                param = getattr(link, name)
+                p, g = param.array, param.grad
+                if p is None or g is None or p.ndim < 2:
+                    continue
+                xp = backend.get_array_module(p)
+                moved = xp.moveaxis(p, axis, 0)
+                w = moved.reshape(moved.shape[0], -1)
+                gram = w.dot(w.T) * (1 - xp.eye(w.shape[0], dtype=w.dtype))
+                step = (4 * self.beta * gram.dot(w)).reshape(moved.shape)
+                g += xp.moveaxis(step, 0, axis).astype(g.dtype)
 
 
 class HistoricalAveraging(object):

@@ -164,9 +164,10 @@ def unroll_discriminator(dis, dis_optimizer, d_loss_fn, batches):
     """θ_D^(1), …, θ_D^(K) as differentiable functions (Metz et al. 2017, Eq. 6–7).
 
     ``d_loss_fn(dis, x_real, x_fake)`` gives the discriminator loss; ``batches`` is a list of K pairs
-    (x_real, x_fake) whose fakes are *not* detached from G.  Returns ``(params_K, first_grads)``: the
+    (x_real, x_fake) whose fakes are *not* detached from G.  Returns ``(params_K, first_grads, first_loss)``: the
     path → Variable dict of θ_D^(K), and the gradient arrays of the first step (what the ordinary
-    optimizer update of D uses, so that D itself moves to θ_D^(1) exactly as in the plain update).
+    optimizer update of D uses, so that D itself moves to θ_D^(1) exactly as in the plain update), and the first
+    step's loss value (an array; no extra forward pass, which would draw noise and move BN statistics again).
     """
     step = _DifferentiableStep(dis_optimizer, dis)
     current = dict(dis.namedparams())
@@ -180,5 +181,6 @@ def unroll_discriminator(dis, dis_optimizer, d_loss_fn, batches):
                  for p, g in zip(paths, grads)]
         if first_grads is None:
             first_grads = {p: g.array.copy() for p, g in zip(paths, grads)}
+            first_loss = loss.array.copy()
         current = {p: step(p, current[p], g) for p, g in zip(paths, grads)}
-    return current, first_grads
+    return current, first_grads, first_loss

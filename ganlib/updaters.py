@@ -30,8 +30,9 @@ class GANUpdater(training.updaters.StandardUpdater):
     ``dis/gp``).  Optimizer hooks with a ``serialize(serializer, link)`` method (historical averaging)
     are saved with the updater.
 
-    K = 0 and K = 1 are the plain GAN.  ``unroll_mode='second-order'`` back-propagates G's gradient
-    through the K steps (Eq. 12) instead of caching/restoring.  ``restore_optimizer_state=False``
+    K = 0 and K = 1 are the plain GAN in first order.  ``unroll_mode='second-order'`` back-propagates G's
+    gradient through the K ≥ 1 steps (Eq. 12; at K = 1 that term is what distinguishes it from the plain GAN)
+    instead of caching/restoring; the reported ``dis/loss`` is the first look-ahead step's (no extra forward).  ``restore_optimizer_state=False``
     caches parameters only, as the posts' original code did.
 
     ``iterations_per_epoch`` (optional) makes ``epoch`` count generator iterations (500 in the posts)
@@ -50,7 +51,7 @@ class GANUpdater(training.updaters.StandardUpdater):
             raise ValueError('n_critic > 1 and unrolling (K >= 2) both set the discriminator steps; choose one')
         if gradient_penalty < 0:
             raise ValueError('gradient penalty weight must be >= 0, got {}'.format(gradient_penalty))
-        if gradient_penalty > 0 and unroll_k >= 2 and unroll_mode == 'second-order':
+        if gradient_penalty > 0 and unroll_k >= 1 and unroll_mode == 'second-order':
             raise ValueError('the gradient penalty cannot be combined with second-order unrolling')
         if unroll_mode not in UNROLL_MODES:
             raise ValueError('unknown unroll mode {!r} (choose {})'.format(unroll_mode, ', '.join(UNROLL_MODES)))
@@ -155,7 +156,7 @@ class GANUpdater(training.updaters.StandardUpdater):
 
     # -- the update --------------------------------------------------------------------------------
     def update_core(self):
-        if self.unroll_k >= 2 and self.unroll_mode == 'second-order':
+        if self.unroll_k >= 1 and self.unroll_mode == 'second-order':  # Eq. 12 has a term from K = 1 on
             return self._update_second_order()
         gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
         gen, dis = gen_opt.target, dis_opt.target
@@ -185,9 +186,7 @@ class GANUpdater(training.updaters.StandardUpdater):
         for _ in range(self.unroll_k):
             x_real = self.next_real()
             batches.append((x_real, gen(self.sample_z(self.batch_size(x_real)))))
-        with chainer.no_backprop_mode():
-            first_loss = self.d_loss(dis, batches[0][0], batches[0][1].array)
-        params_k, first_grads = unroll_discriminator(dis, dis_opt, self.d_loss, batches)
+        params_k, first_grads, first_loss = unroll_discriminator(dis, dis_opt, self.d_loss, batches)
         x_fake = gen(self.sample_z(self.batch_size(x_real)))
         with substituted_params(dis, params_k):
             g_loss = self.g_loss(dis, x_fake, x_real)

@@ -58,7 +58,8 @@ class DCGANGenerator(chainer.Chain):
             self.dc4 = L.Deconvolution2D(ch // 8, 3, 4, 2, 1, initialW=w())
 
     def make_hidden(self, n, rng, truncation=None):
-        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, truncation=truncation)
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, next(self.params()).dtype,
+                        truncation=truncation)
 
     def forward(self, z):
         h = F.relu(self.bn0(self.l0(z)))
@@ -71,14 +72,41 @@ class DCGANGenerator(chainer.Chain):
         return F.tanh(self.dc4(h))
 
 
+NORMALIZATIONS = ('batch', 'layer', 'none')
+
+
+class LayerNorm2D(chainer.Chain):
+    """Layer normalisation of (N, C, H, W) maps over each example's C·H·W values (Ba et al. 2016), with an
+    element-wise gain and bias: the per-example normalisation WGAN-GP's critic may use (Gulrajani et al. §4)."""
+
+    def __init__(self, channels, spatial):
+        super().__init__()
+        with self.init_scope():
+            self.ln = L.LayerNormalization(channels * spatial * spatial)
+
+    def forward(self, h):
+        return F.reshape(self.ln(F.reshape(h, (len(h), -1))), h.shape)
+
+
+def _normalization(kind, channels, spatial):
+    if kind == 'batch':
+        return L.BatchNormalization(channels)
+    if kind == 'layer':
+        return LayerNorm2D(channels, spatial)
+    return None
+
+
 class DCGANDiscriminator(chainer.Chain):
     """Logits y ∈ R^N; ``forward(x, return_features=True)`` also returns the flattened last conv features
-    (before minibatch discrimination) — the layer feature matching uses."""
+    (before minibatch discrimination) — the layer feature matching uses.  ``normalization``: batch norm (the
+    posts), layer norm or none after the inner convolutions (a gradient penalty needs a per-example critic)."""
 
     def __init__(self, size=64, ch=32, activation='elu', input_noise=0.3, init='normal:0.02',
-                 minibatch_discrimination=None, self_attention=False, seed=0, rng=None):
+                 minibatch_discrimination=None, self_attention=False, seed=0, rng=None, normalization='batch'):
         super().__init__()
         _check_size(size)
+        if normalization not in NORMALIZATIONS:
+            raise ValueError('unknown normalization {!r} (choose {})'.format(normalization, ', '.join(NORMALIZATIONS)))
         if ch < 1:
             raise ValueError('discriminator channels must be positive, got {}'.format(ch))
         if activation not in ACTIVATIONS:
@@ -91,12 +119,12 @@ class DCGANDiscriminator(chainer.Chain):
         with self.init_scope():
             self.c0 = L.Convolution2D(3, ch, 4, 2, 1, initialW=w())
             self.c1 = L.Convolution2D(ch, 2 * ch, 4, 2, 1, initialW=w())
-            self.bn1 = L.BatchNormalization(2 * ch)
+            self.bn1 = _normalization(normalization, 2 * ch, size // 4)
             self.attention = SelfAttention(2 * ch, initialW=w()) if self_attention else None
             self.c2 = L.Convolution2D(2 * ch, 4 * ch, 4, 2, 1, initialW=w())
-            self.bn2 = L.BatchNormalization(4 * ch)
+            self.bn2 = _normalization(normalization, 4 * ch, size // 8)
             self.c3 = L.Convolution2D(4 * ch, 8 * ch, 4, 2, 1, initialW=w())
-            self.bn3 = L.BatchNormalization(8 * ch)
+            self.bn3 = _normalization(normalization, 8 * ch, size // 16)
             self.md, out_width = minibatch_head(width, minibatch_discrimination, init, rng)
             self.out = L.Linear(out_width, 1, initialW=w())
 
@@ -104,14 +132,18 @@ class DCGANDiscriminator(chainer.Chain):
         super().serialize(serializer)
         self.noise.serialize(serializer['noise_rng'])
 
+    @staticmethod
+    def _norm(layer, h):
+        return h if layer is None else layer(h)
+
     def forward(self, x, return_features=False):
         h = self.noise(x, self.input_noise)
         h = self.act(self.c0(h))
-        h = self.act(self.bn1(self.c1(h)))
+        h = self.act(self._norm(self.bn1, self.c1(h)))
         if self.attention is not None:
             h = self.attention(h)
-        h = self.act(self.bn2(self.c2(h)))
-        h = self.act(self.bn3(self.c3(h)))
+        h = self.act(self._norm(self.bn2, self.c2(h)))
+        h = self.act(self._norm(self.bn3, self.c3(h)))
         features = F.reshape(h, (len(x), -1))
         h = features
         if self.md is not None:

@@ -79,7 +79,8 @@ class MLPGenerator(chainer.Chain):
             self.out = L.Linear(sizes[-1], out_dim, initialW=make_initializer(init, rng))
 
     def make_hidden(self, n, rng, truncation=None):
-        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, truncation=truncation)
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, next(self.params()).dtype,
+                        truncation=truncation)
 
     def forward(self, z):
         h = z

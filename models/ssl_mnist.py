@@ -88,7 +88,7 @@ class SSLGenerator(chainer.Chain):
             self.out = L.Linear(sizes[-1], 784, initialW=make_initializer(init, rng))
 
     def make_hidden(self, n, rng):
-        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp)
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, next(self.params()).dtype)
 
     def forward(self, z):
         h = z

@@ -167,12 +167,20 @@ def run_cli(script, *args):
     (['--data-dir', '.', '--loss', 'began'], 'invalid choice'),
     (['--data-dir', '.', '--loss', 'wgan'], 'Lipschitz'),
     (['--data-dir', '.', '--truncation', '1'], 'normal latents'),
+    (['--data-dir', '.', '--lr', 'inf'], 'positive finite'),
+    (['--data-dir', '.', '--beta1', 'nan'], '[0, 1)'),
+    (['--data-dir', '.', '--seed', '-5'], 'integer >= 0'),
+    (['--data-dir', '.', '--loss', 'wgan', '--gradient-penalty', '10', '--d-norm', 'batch'], 'without batch norm'),
+    (['--data-dir', '.', '--loss', 'wgan', '--gradient-penalty', '10', '--minibatch-discrimination'],
+     'per-example critic'),
 ])
-def test_train_anime_bad_input_one_line(args, words):
-    proc = run_cli('train_anime.py', *(args + ['--out', os.devnull]))
+def test_train_anime_bad_input_one_line(tmp_path, args, words):
+    out = str(tmp_path / 'run')
+    proc = run_cli('train_anime.py', *(args + ['--out', out]))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and 'Traceback' not in proc.stderr, proc.stderr
+    assert not os.path.exists(out)  # a failed start leaves nothing behind
 
 
 def test_train_anime_empty_folder_and_analogy_errors(tmp_path):

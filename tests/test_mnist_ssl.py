@@ -204,10 +204,15 @@ def test_end_to_end_and_resume(tmp_path, extra):
     (['--lr-schedule', 'fast', '--data-dir', '.'], '--lr-schedule'),
     (['--model', 'paper', '--spectral-norm', '--data-dir', '.'], 'weight-normalised'),
     (['--eval-average', '2', '--data-dir', '.'], '--eval-average'),
+    (['--lr-schedule', '0:inf', '--data-dir', '.'], '--lr-schedule'),
+    (['--beta1', '2', '--data-dir', '.'], '[0, 1)'),
+    (['--seed', '-5', '--data-dir', '.'], 'integer >= 0'),
 ])
-def test_bad_input_gives_one_line_errors(args, words):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py')] + args + ['--out', os.devnull],
+def test_bad_input_gives_one_line_errors(tmp_path, args, words):
+    out = str(tmp_path / 'run')
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py')] + args + ['--out', out],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], proc.stderr
+    assert len(lines) == 1 and words in lines[0] and 'Traceback' not in proc.stderr, proc.stderr
+    assert not os.path.exists(out)  # a failed start leaves nothing behind

@@ -9,7 +9,7 @@ from chainer import gradient_check
 from ganlib.began import BEGANUpdater, began_k_update, convergence_measure
 from ganlib.losses import HingeLoss, StandardGANLoss, WassersteinLoss, get_loss
 from ganlib.mog import MixtureIterator, array_converter, ring
-from ganlib.regularizers import (OrthogonalRegularization, WeightClipping, add_historical_averaging,
+from ganlib.regularizers import (OrthogonalRegularization, WeightClipping, add_historical_averaging, filter_axis,
                                  add_spectral_norm, gradient_penalty, interpolate, orthogonal_regularization,
                                  spectral_norm_hooks, truncate)
 from ganlib.unrolled import WeightCache
@@ -173,8 +173,7 @@ def test_spectral_norm_of_hooked_weight_is_one_after_power_iterations():
 def test_orthogonal_regularization_vs_numpy_and_its_hook_gradient():
     rng = numpy.random.RandomState(0)
     W = rng.standard_normal((4, 3, 2, 2))
-    m = W.reshape(4, -1)
-    ref = 1e-2 * (((m @ m.T) * (1 - numpy.eye(4))) ** 2).sum()
+    ref = _ortho_reference([W[i] for i in range(4)], 1e-2)
     assert float(orthogonal_regularization(W, 1e-2).array) == pytest.approx(ref, rel=1e-12)
     gradient_check.check_backward(lambda w: orthogonal_regularization(w, 1e-2), W, numpy.array(1.0),
                                   eps=1e-6, atol=1e-6, rtol=1e-6)
@@ -195,6 +194,43 @@ def test_orthogonal_regularization_vs_numpy_and_its_hook_gradient():
     # a matrix with orthogonal rows has no penalty
     q, _ = numpy.linalg.qr(rng.standard_normal((5, 5)))
     assert float(orthogonal_regularization(q[:3] * 3.0, 1.0).array) == pytest.approx(0.0, abs=1e-10)
+
+
+def _ortho_reference(filters, beta):
+    """β Σ_{i≠j} (f_i · f_j)², written pair by pair from the filters (independent of the code's reshapes)."""
+    return beta * sum(float(numpy.dot(a.ravel(), b.ravel())) ** 2
+                      for i, a in enumerate(filters) for j, b in enumerate(filters) if i != j)
+
+
+@pytest.mark.parametrize('make, filters_of', [
+    (lambda rng: L.Linear(5, 3, initialW=rng.standard_normal((3, 5))), lambda W: [W[i] for i in range(W.shape[0])]),
+    (lambda rng: L.Convolution2D(2, 3, 2, initialW=rng.standard_normal((3, 2, 2, 2))),
+     lambda W: [W[i] for i in range(W.shape[0])]),
+    (lambda rng: L.Deconvolution2D(2, 3, 2, initialW=rng.standard_normal((2, 3, 2, 2))),  # (in, out, kh, kw)
+     lambda W: [W[:, j] for j in range(W.shape[1])]),
+])
+def test_orthogonal_regularization_is_over_output_filters_per_layer_type(make, filters_of):
+    rng = numpy.random.RandomState(3)
+    link = make(rng)
+    W0 = link.W.array.astype(numpy.float64)
+    ref = _ortho_reference(filters_of(W0), 0.1)
+    assert float(orthogonal_regularization(W0, 0.1, filter_axis(link)).array) == pytest.approx(ref, rel=1e-10)
+    # the hook's step (SGD, lr 1, zero data gradient) equals minus the finite-difference gradient of the reference
+    numeric = numpy.zeros_like(W0)
+    for idx in numpy.ndindex(W0.shape):
+        wp, wm = W0.copy(), W0.copy()
+        wp[idx] += 1e-6
+        wm[idx] -= 1e-6
+        numeric[idx] = (_ortho_reference(filters_of(wp), 0.1) - _ortho_reference(filters_of(wm), 0.1)) / 2e-6
+    opt = chainer.optimizers.SGD(lr=1.0)
+    opt.setup(link)
+    opt.add_hook(OrthogonalRegularization(0.1))
+    link.cleargrads()
+    for p in link.params():
+        p.grad = numpy.zeros_like(p.array)
+    before = link.W.array.copy()
+    opt.update()
+    numpy.testing.assert_allclose(before - link.W.array, numeric, rtol=1e-4, atol=1e-5)
 
 
 def test_historical_averaging_matches_numpy_simulation_and_serializes():
@@ -282,7 +318,9 @@ def test_began_updater_keeps_k_in_unit_interval_and_serializes_it():
     upd = BEGANUpdater(it, opts[0], opts[1], gamma=0.5, lambda_k=0.5, converter=array_converter, seed=2,
                        device=chainer.get_device('@numpy'))
     ks = []
+    clipped = 0
     for _ in range(30):
+        k_prev = float(upd.k)
         with chainer.using_config('train', True):
             obs = {}
             with chainer.reporter.Reporter().scope(obs):
@@ -290,8 +328,16 @@ def test_began_updater_keeps_k_in_unit_interval_and_serializes_it():
                 chainer.reporter.get_current_reporter().add_observer('gen', gen)
                 upd.update()
         ks.append(float(upd.k))
-        assert 0.0 <= obs['dis/k'] <= 1.0 and 'dis/M' in obs
+        # Eq. 4 with this iteration's L(x) (D step) and L(G(z_G)) (G step), written out in numpy
+        val = lambda v: float(getattr(v, 'array', v))  # noqa: E731  (losses are reported as Variables)
+        l_real, l_fake = val(obs['dis/loss_real']), val(obs['gen/loss'])
+        unclipped = k_prev + 0.5 * (0.5 * l_real - l_fake)
+        clipped += not 0.0 <= unclipped <= 1.0
+        assert ks[-1] == pytest.approx(min(1.0, max(0.0, unclipped)), abs=1e-6)
+        assert val(obs['dis/M']) == pytest.approx(l_real + abs(0.5 * l_real - l_fake), rel=1e-5)
+        assert 0.0 <= val(obs['dis/k']) <= 1.0
     assert len(set(ks)) > 1  # k moves
+    assert 0 < clipped < 30  # both the clipped and the free branch of Eq. 4 were exercised
     assert all(0.0 <= k <= 1.0 for k in ks)
     saved = {}
     upd.serialize(chainer.serializers.DictionarySerializer(saved))

@@ -67,6 +67,16 @@ def run_cli(*args):
     (['--init', 'zeros'], 'unknown initializer'),
     (['--device', '@cupy:99'], 'cannot use device'),  # no GPU here, or no 100th GPU on a GPU machine
     (['--seed', '-5'], 'integer >= 0'),
+    (['--lr', 'inf'], 'positive finite'),
+    (['--beta1', '2'], '[0, 1)'),
+    (['--beta1', 'nan'], '[0, 1)'),
+    (['--beta2', '1'], '[0, 1)'),
+    (['--std', 'inf'], 'positive finite'),
+    (['--loss', 'wgan', '--gradient-penalty', '10', '--minibatch-discrimination'], 'per-example critic'),
+    (['--loss', 'wgan', '--weight-clip', '0.01', '--unroll-mode', 'second-order'], 'inside the look-ahead'),
+    (['--optimizer', 'rmsprop', '--unroll-mode', 'second-order'], 'Adam steps only'),
+    (['--unroll', '1', '--unroll-mode', 'second-order', '--loss', 'wgan', '--gradient-penalty', '1'],
+     'second-order supports neither'),
     (['--resume', '/nonexistent/snap'], 'no such snapshot'),
     (['--loss', 'gan', '--gradient-penalty', '10'], 'unbounded linear output'),
     (['--loss', 'wgan'], 'needs a Lipschitz constraint'),
@@ -80,11 +90,13 @@ def run_cli(*args):
     (['--historical-averaging', '0.01', '--unroll', '5'], 'look-ahead'),
     (['--truncation', '1', '--z-dist', 'uniform'], 'normal latents'),
 ])
-def test_bad_flags_give_one_line_errors(args, words):
-    proc = run_cli(*(args + ['--epochs', '1', '--iterations-per-epoch', '1', '--quiet', '--out', os.devnull]))
+def test_bad_flags_give_one_line_errors(tmp_path, args, words):
+    out = str(tmp_path / 'run')
+    proc = run_cli(*(args + ['--epochs', '1', '--iterations-per-epoch', '1', '--quiet', '--out', out]))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and 'Traceback' not in proc.stderr, proc.stderr
+    assert not os.path.exists(out)  # a failed start leaves nothing behind
 
 
 def test_help():

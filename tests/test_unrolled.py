@@ -132,7 +132,7 @@ def _surrogate(gen, dis, opt, loss, x_reals, z_ds, z_g):
     """f_K(θ_G) = L_G(G(z_g); θ_D^(K)(θ_G)) with fixed data (Metz et al. 2017, Eq. 6–7)."""
     batches = [(x, gen(z)) for x, z in zip(x_reals, z_ds)]
     d_loss = lambda d, xr, xf: loss.d_loss(d(xr), d(xf))  # noqa: E731
-    params_k, _ = unroll_discriminator(dis, opt, d_loss, batches)
+    params_k, _, _ = unroll_discriminator(dis, opt, d_loss, batches)
     with substituted_params(dis, params_k):
         return loss.g_loss(dis(gen(z_g)))
 
@@ -162,13 +162,63 @@ def test_second_order_gradient_matches_finite_differences():
         numeric[idx] = (fp - fm) / (2 * h)
     numpy.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-7)
     # the first-order gradient (θ_D^(K) held constant) is a different number
-    params_k, _ = unroll_discriminator(dis, opt, lambda d, a, b: upd.loss.d_loss(d(a), d(b)),
+    params_k, _, _ = unroll_discriminator(dis, opt, lambda d, a, b: upd.loss.d_loss(d(a), d(b)),
                                        [(x, gen(z).array) for x, z in zip(x_reals, z_ds)])
     fixed = {p: chainer.Variable(v.array) for p, v in params_k.items()}
     gen.cleargrads()
     with substituted_params(dis, fixed):
         upd.loss.g_loss(dis(gen(z_g))).backward()
     assert not numpy.allclose(gen.out.W.grad, analytic, rtol=1e-3)
+
+
+def _replay(stream):
+    """A copy of a RandomStream at the same point (it is counter-based: the state is two integers)."""
+    from ganlib.rng import RandomStream
+    copy = RandomStream(0)
+    copy.key, copy.counter = stream.state()
+    return copy
+
+
+@pytest.mark.parametrize('k', [1, 2])
+def test_updater_second_order_g_step_follows_the_finite_difference_gradient(k):
+    """The updater's own G step (SGD for G, so ΔW = −lr ∂f_K/∂W) against finite differences of
+    f_K(θ_G) = L_G(G(z); θ_D^(K)(θ_G)) on the batches and latents the updater draws (Metz et al. Eq. 12)."""
+    gen, dis, upd = make_gan(seed=21, unroll_k=k, unroll_mode='second-order', activation='tanh',
+                             dtype=numpy.float64, batch_size=8)
+    lr = 0.05
+    sgd = chainer.optimizers.SGD(lr=lr)
+    sgd.setup(gen)
+    upd._optimizers['gen'] = sgd
+    upd.converter = lambda batch, device: device.send(batch.astype(numpy.float64))
+    it = upd.get_iterator('main')
+    data, latents = _replay(it.rng), _replay(upd.rng)
+    x_reals, z_ds = [], []
+    for _ in range(k):
+        x_reals.append(it.mixture.sample(8, data).astype(numpy.float64))
+        z_ds.append(gen.make_hidden(8, latents).astype(numpy.float64))
+    z_g = gen.make_hidden(8, latents).astype(numpy.float64)
+    opt = upd.get_optimizer('dis')
+    W = gen.out.W
+    before = W.array.copy()
+    numeric = numpy.zeros_like(before)
+    h = 1e-6
+    for idx in numpy.ndindex(W.shape):
+        W.array[idx] = before[idx] + h
+        fp = float(_surrogate(gen, dis, opt, upd.loss, x_reals, z_ds, z_g).array)
+        W.array[idx] = before[idx] - h
+        fm = float(_surrogate(gen, dis, opt, upd.loss, x_reals, z_ds, z_g).array)
+        W.array[idx] = before[idx]
+        numeric[idx] = (fp - fm) / (2 * h)
+    upd.update()
+    numpy.testing.assert_allclose((before - W.array) / lr, numeric, rtol=1e-4, atol=1e-7)
+    # and it is not the first-order step (which at K = 1 is the plain GAN's)
+    g1, _, u1 = make_gan(seed=21, unroll_k=k, activation='tanh', dtype=numpy.float64, batch_size=8)
+    sgd1 = chainer.optimizers.SGD(lr=lr)
+    sgd1.setup(g1)
+    u1._optimizers['gen'] = sgd1
+    u1.converter = upd.converter
+    u1.update()
+    assert numpy.abs(g1.out.W.array - W.array).max() > 1e-9  # float64 rounding is ~1e-16 here
 
 
 def test_second_order_update_moves_d_to_theta1_like_plain():
@@ -188,7 +238,7 @@ def test_differentiable_adam_step_matches_chainer_adam():
     x_real = upd.next_real()
     with chainer.no_backprop_mode():
         x_fake = upd.get_optimizer('gen').target(upd.sample_z(16)).array
-    params_1, _ = unroll_discriminator(dis, opt, upd.d_loss, [(x_real, x_fake)])
+    params_1, _, _ = unroll_discriminator(dis, opt, upd.d_loss, [(x_real, x_fake)])
     expected = {p: v.array.copy() for p, v in params_1.items()}
     loss = upd.d_loss(dis, x_real, x_fake)
     dis.cleargrads()

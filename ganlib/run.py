@@ -1,0 +1,259 @@
+"""A training run's lifecycle, shared by the training scripts: output folder, saved configuration, the
+--resume compatibility check, the divergence guard, triggers that also fire at the end, the progress
+display and finding snapshots.
+
+The order every script follows (so that a failed start never touches an existing run):
+
+1. ``check_out(args.out)`` while parsing: a file or an uncreatable folder is a one-line error;
+2. build the models, trainer and extensions, ``check_resume(args.resume, config)`` and load it;
+3. ``start(args.out, config)``: only now is the folder created and ``args.json`` written;
+4. ``trainer.run(show_loop_exception_msg=False)`` with a :class:`DivergenceGuard`: a NaN/Inf loss or
+   parameter raises :class:`Diverged`, which ``cli.run_main`` prints as one line (exit status 3).
+"""
+import glob
+import json
+import os
+import re
+import sys
+import time
+
+import ganlib.compat  # noqa: F401
+
+import chainer
+import numpy
+from chainer import training
+from chainer.training import extensions
+
+from ganlib import cli
+
+# Flags that may differ between a run and its --resume: length, output, display, evaluation cadence,
+# where the data is read from, the device and the number of ranks' transport.  Every other flag changes
+# the model, the data or the update rule.
+RESUME_FREE = frozenset((
+    'epochs', 'out', 'resume', 'quiet', 'device', 'communicator', 'data_dir', 'download', 'mirror', 'cache_dir',
+    'eval_every', 'log_every', 'plot_every', 'sample_every', 'snapshot_every', 'eval_samples', 'plot_samples',
+    'grid', 'score', 'score_samples', 'classifier_cache', 'truncation'))
+CONFIG_KEY = 'extensions/RunConfig/config'
+DIVERGED_STATUS = 3
+
+
+def config_dict(args):
+    """The run's configuration: every parsed flag as JSON sees it (tuples, nested ones too, become lists), so that
+    it compares equal to the copy read back from a snapshot or ``args.json``."""
+    return json.loads(json.dumps(dict(sorted(vars(args).items()))))
+
+
+def check_out(path):
+    """A one-line CleanExit unless ``path`` is, or can become, a writable folder (nothing is created)."""
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise cli.CleanExit('--out {} exists and is not a folder'.format(path))
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise cli.CleanExit('--out {}: the folder is not writable'.format(path))
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise cli.CleanExit('--out {}: cannot create the folder ({} is a file)'.format(path, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise cli.CleanExit('--out {}: cannot create the folder ({} is not writable)'.format(path, parent))
+
+
+def start(out, config):
+    """The run starts: create ``out`` and write ``args.json`` (call after the resume snapshot has loaded)."""
+    cli.make_out_dir(out)
+    cli.save_json(os.path.join(out, 'args.json'), config)
+
+
+def saved_config(snapshot):
+    """The configuration a trainer snapshot was written with: stored inside it by :class:`RunConfig`, else
+    (older snapshots) the ``args.json`` beside it; None if neither exists."""
+    try:
+        with numpy.load(snapshot, allow_pickle=False) as z:
+            if CONFIG_KEY in z.files:
+                return json.loads(str(z[CONFIG_KEY]))
+    except Exception as e:
+        raise cli.CleanExit('cannot read snapshot {}: {}'.format(snapshot, str(e).splitlines()[0] if str(e) else
+                                                                 type(e).__name__))
+    beside = os.path.join(os.path.dirname(os.path.abspath(snapshot)), 'args.json')
+    if os.path.isfile(beside):
+        with open(beside) as f:
+            return json.load(f)
+    return None
+
+
+def check_resume(snapshot, config):
+    """A one-line CleanExit naming the flags that differ from the snapshot's run (``RESUME_FREE`` may)."""
+    old = saved_config(snapshot)
+    if old is None:
+        return
+    differ = sorted(k for k in set(old) | set(config) if k not in RESUME_FREE and old.get(k) != config.get(k))
+    if differ:
+        shown = ', '.join('--{} {} (snapshot: {})'.format(k.replace('_', '-'), _flag(config.get(k)), _flag(old.get(k)))
+                          for k in differ[:4])
+        raise cli.CleanExit('--resume {}: the run was trained with other settings: {}{}'.format(
+            snapshot, shown, ' and {} more'.format(len(differ) - 4) if len(differ) > 4 else ''))
+
+
+def _flag(value):
+    if isinstance(value, list):
+        return ','.join(str(v) for v in value)
+    return value
+
+
+class RunConfig(training.Extension):
+    """Carries the run's configuration inside every trainer snapshot (for :func:`check_resume`)."""
+    trigger = 1, 'iteration'
+    priority = training.PRIORITY_READER
+
+    def __init__(self, config):
+        self.text = json.dumps(config, sort_keys=True)
+
+    def __call__(self, trainer):
+        pass
+
+    def serialize(self, serializer):
+        if isinstance(serializer, chainer.serializer.Deserializer):
+            return  # a resumed run keeps its own (checked) configuration: the next snapshots carry that one
+        serializer('config', numpy.array(self.text))
+
+
+class Diverged(cli.CleanExit):
+    """A loss or parameter became NaN/Inf; ``cli.run_main`` prints it as one line (exit status 3)."""
+    status = DIVERGED_STATUS
+
+
+class DivergenceGuard(training.Extension):
+    """Stops the run when a reported loss or a parameter of ``links`` is NaN or Inf (checked every
+    ``trigger``; runs before the snapshot writers of the same iteration).  The message names the
+    iteration, what diverged and the last snapshot in the output folder whose arrays are all finite."""
+    priority = training.PRIORITY_WRITER + 10
+
+    def __init__(self, links, out):
+        self.links = links
+        self.out = out
+
+    def __call__(self, trainer):
+        bad = [k for k, v in sorted(trainer.observation.items())
+               if k.endswith('loss') and not numpy.isfinite(float(getattr(v, 'array', v)))]
+        if not bad:
+            for name, link in sorted(self.links.items()):
+                for path, p in link.namedparams():
+                    if p.array is not None and not bool(link.xp.isfinite(p.array).all()):
+                        bad.append('{} parameter {}'.format(name, path))
+                        break
+        if bad:
+            good = last_finite_snapshot(self.out)
+            raise Diverged('diverged at iteration {}: {} is NaN/Inf; last good snapshot: {}'.format(
+                trainer.updater.iteration, ', '.join(bad[:3]), good or 'none yet'))
+
+
+def snapshot_iteration(path):
+    digits = re.findall(r'(\d+)', os.path.basename(path))
+    return int(digits[-1]) if digits else -1
+
+
+def latest_snapshot(run_dir, pattern='snapshot_iter_*'):
+    """The snapshot of ``run_dir`` matching ``pattern`` with the highest iteration, or None."""
+    files = glob.glob(os.path.join(run_dir, pattern))
+    return max(files, key=snapshot_iteration) if files else None
+
+
+def last_finite_snapshot(run_dir):
+    """The newest trainer snapshot whose float arrays are all finite, or None."""
+    for path in sorted(glob.glob(os.path.join(run_dir, 'snapshot_iter_*')), key=snapshot_iteration, reverse=True):
+        try:
+            with numpy.load(path, allow_pickle=False) as z:
+                if all(numpy.isfinite(z[k]).all() for k in z.files if z[k].dtype.kind == 'f'):
+                    return path
+        except Exception:
+            continue
+    return None
+
+
+class EveryOrEnd(object):
+    """Trigger: every ``period`` iterations or epochs, and at the run's last iteration (so a run shorter
+    than the period still logs, evaluates and snapshots once)."""
+
+    def __init__(self, period, unit, last_iteration):
+        self.interval = training.triggers.IntervalTrigger(period, unit)
+        self.last_iteration = last_iteration
+
+    def __call__(self, trainer):
+        fired = self.interval(trainer)
+        return fired or trainer.updater.iteration == self.last_iteration
+
+    def serialize(self, serializer):
+        self.interval.serialize(serializer['interval'])
+
+    def get_training_length(self):
+        return self.interval.get_training_length()
+
+
+class LineProgress(training.Extension):
+    """Progress for a log file: one plain line every ``update_interval`` iterations (no escape codes)."""
+    priority = training.PRIORITY_READER
+
+    def __init__(self, total_iterations, update_interval=100, out=None):
+        self.total = total_iterations
+        self.trigger = (update_interval, 'iteration')
+        self.out = out or sys.stdout
+        self._start = None
+
+    def initialize(self, trainer):
+        self._start = (time.time(), trainer.updater.iteration)
+
+    def __call__(self, trainer):
+        it = trainer.updater.iteration
+        now = time.time()
+        rate = (it - self._start[1]) / max(now - self._start[0], 1e-9)
+        self.out.write('iteration {}/{} ({:.1%}), {:.2f} it/s\n'.format(it, self.total, it / max(self.total, 1), rate))
+        self.out.flush()
+
+
+def progress(total_iterations, update_interval):
+    """Chainer's ProgressBar on a terminal, :class:`LineProgress` when stdout is a file or a pipe."""
+    if sys.stdout.isatty():
+        return extensions.ProgressBar(update_interval=update_interval)
+    return LineProgress(total_iterations, max(update_interval, 100))
+
+
+def begin(trainer, args, config, links, guard_trigger, writer=True):
+    """Steps 2–4 of a run for a trainer whose extensions are in place: the divergence guard on ``links``
+    every ``guard_trigger``, the configuration in every snapshot, --resume checked against it and loaded,
+    then (on the writing rank) the output folder and ``args.json``.  Returns the iteration training starts at."""
+    trainer.extend(DivergenceGuard(links, args.out), trigger=guard_trigger)
+    if writer:
+        trainer.extend(RunConfig(config))
+    if args.resume:
+        check_resume(args.resume, config)
+        cli.resume(trainer, args.resume)
+    if writer:
+        start(args.out, config)
+    return trainer.updater.iteration
+
+
+def train(trainer):
+    """``trainer.run()`` without Chainer's traceback print-out: errors reach ``cli.run_main`` (one line).  NumPy's
+    overflow/invalid warnings are silenced: a non-finite loss or parameter is reported by the DivergenceGuard."""
+    with numpy.errstate(over='ignore', invalid='ignore', divide='ignore'):
+        trainer.run(show_loop_exception_msg=False)
+
+
+class _NoEscapes(object):
+    """A stream that drops the terminal escape ``ESC[J`` Chainer's PrintReport writes before every line."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(text.replace('\033[J', ''))
+
+    def flush(self):
+        self.stream.flush()
+
+
+def print_report(entries):
+    """Chainer's PrintReport; to a file or a pipe without terminal escape codes."""
+    return extensions.PrintReport(entries, out=sys.stdout if sys.stdout.isatty() else _NoEscapes(sys.stdout))

@@ -1,0 +1,133 @@
+"""ganlib.run: a failed start never touches an existing run, --resume is checked against the run's settings,
+divergence stops the run in one line, short runs still write their outputs, logs get no escape codes."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import chainer
+import numpy
+import pytest
+
+import train_mnist_ssl
+import train_mog
+from ganlib import run
+from tests.conftest import ROOT
+from tests.test_mnist_ssl import make_tiny_mnist
+
+TINY = ['--z-dim', '4', '--g-hidden', '8,8', '--d-hidden', '8', '--eval-samples', '50', '--plot-samples', '50',
+        '--iterations-per-epoch', '5', '--snapshot-every', '1', '--quiet']
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'train_mog.py')] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def tree(folder):
+    """{relative path: sha1} of every file under ``folder``."""
+    out = {}
+    for root, _, files in os.walk(folder):
+        for f in files:
+            path = os.path.join(root, f)
+            out[os.path.relpath(path, folder)] = hashlib.sha1(open(path, 'rb').read()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope='module')
+def finished_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('runs') / 'mog')
+    train_mog.main(TINY + ['--unroll', '5', '--epochs', '2', '--out', out])
+    return out
+
+
+@pytest.mark.parametrize('changed, named', [
+    (['--unroll', '0'], '--unroll 0 (snapshot: 5)'),
+    (['--dataset', 'grid'], '--dataset grid (snapshot: ring)'),
+    (['--z-dim', '8'], '--z-dim 8 (snapshot: 4)'),
+])
+def test_resume_with_other_model_flags_is_refused_and_the_run_is_untouched(finished_run, changed, named):
+    before = tree(finished_run)
+    args = TINY + ['--unroll', '5', '--epochs', '3', '--out', finished_run,
+                   '--resume', os.path.join(finished_run, 'snapshot_iter_10')]
+    proc = cli(*(args + changed))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and named in lines[0] and 'Traceback' not in proc.stderr, \
+        proc.stderr
+    assert tree(finished_run) == before  # args.json (and everything else) exactly as the run left it
+
+
+def test_resume_may_change_length_output_and_display(finished_run, tmp_path):
+    again = str(tmp_path / 'longer')
+    res = train_mog.main(TINY + ['--unroll', '5', '--epochs', '3', '--out', again,
+                                 '--resume', os.path.join(finished_run, 'snapshot_iter_10')])
+    assert res['iterations'] == 15 and os.path.isfile(os.path.join(again, 'snapshot_iter_15'))
+    assert json.load(open(os.path.join(again, 'args.json')))['epochs'] == 3
+    assert run.saved_config(os.path.join(again, 'snapshot_iter_15'))['epochs'] == 3  # carried inside the snapshot
+
+
+def test_divergence_stops_the_run_in_one_line(tmp_path):
+    out = str(tmp_path / 'nan')
+    proc = cli(*(TINY + ['--lr', '1e30', '--unroll', '0', '--epochs', '4', '--out', out]))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == run.DIVERGED_STATUS, proc.stderr
+    assert len(lines) == 1 and 'diverged at iteration 5' in lines[0] and 'NaN/Inf' in lines[0], proc.stderr
+    assert 'Traceback' not in proc.stderr and not os.path.exists(os.path.join(out, 'metrics.json'))
+
+
+class _Poison(chainer.training.Extension):
+    """Test helper: writes NaN into G's output layer after iteration ``at`` (a run that diverges later)."""
+    trigger = 1, 'iteration'
+
+    def __init__(self, gen, at):
+        self.gen, self.at = gen, at
+
+    def __call__(self, trainer):
+        if trainer.updater.iteration == self.at:
+            self.gen.out.W.array[...] = numpy.nan
+
+
+def test_divergence_names_the_last_good_snapshot(tmp_path, monkeypatch):
+    out = str(tmp_path / 'late')
+    real_begin = run.begin
+
+    def begin_with_poison(trainer, args, config, links, guard_trigger, writer=True):
+        trainer.extend(_Poison(links['gen'], 7))
+        return real_begin(trainer, args, config, links, guard_trigger, writer)
+    monkeypatch.setattr(run, 'begin', begin_with_poison)
+    with pytest.raises(run.Diverged) as e:
+        train_mog.main(TINY + ['--unroll', '0', '--epochs', '4', '--out', out])
+    msg = str(e.value)
+    assert 'diverged at iteration 10' in msg and 'gen/loss' in msg
+    assert msg.endswith(os.path.join(out, 'snapshot_iter_5'))  # iteration 10's snapshot was never written
+    assert not os.path.exists(os.path.join(out, 'snapshot_iter_10'))
+
+
+def test_guard_checks_parameters_when_the_losses_look_fine():
+    gen, dis = train_mog.build(train_mog.parse_args(TINY))[1:3]
+    dis.out.b.array[0] = numpy.inf
+    trainer = type('T', (), {'observation': {'gen/loss': numpy.float32(0.7)},
+                             'updater': type('U', (), {'iteration': 3})()})()
+    guard = run.DivergenceGuard({'gen': gen, 'dis': dis}, '/nonexistent')
+    with pytest.raises(run.Diverged, match=r'iteration 3: dis parameter /out/b is NaN/Inf; last good snapshot: none'):
+        guard(trainer)
+    dis.out.b.array[0] = 0.0
+    guard(trainer)  # all finite: no error
+
+
+def test_short_ssl_run_still_writes_log_curve_and_final_snapshot(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    out = str(tmp_path / 'short')
+    train_mnist_ssl.main(['--data-dir', data, '--labels', '20', '--batch-size', '10', '--d-hidden', '16,8',
+                          '--g-hidden', '8', '--epochs', '1', '--iterations-per-epoch', '7', '--quiet', '--out', out])
+    for name in ('log', 'accuracy.png', 'snapshot_iter_7', 'metrics.json', 'args.json'):
+        assert os.path.isfile(os.path.join(out, name)), name
+    log = json.load(open(os.path.join(out, 'log')))
+    assert log[-1]['iteration'] == 7 and 'validation/accuracy' in log[-1]
+
+
+def test_progress_to_a_pipe_has_no_escape_codes(tmp_path):
+    proc = cli(*[a for a in TINY if a != '--quiet'] + ['--unroll', '0', '--epochs', '40', '--out', str(tmp_path / 'p')])
+    assert proc.returncode == 0, proc.stderr
+    assert '\x1b' not in proc.stdout and 'iteration 100/200' in proc.stdout
