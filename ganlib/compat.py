@@ -88,7 +88,7 @@ def _quiet_import_warnings():
     norm kernels: ``benchmarks/gpu_check.py`` reports it), and setuptools >= 81 deprecates pkg_resources,
     which Chainer's import-time environment check reads."""
     warnings.filterwarnings('ignore', message='cuDNN is not enabled', category=UserWarning)
-    warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')  # UserWarning or DeprecationWarning
 
 
 def apply():

@@ -29,6 +29,7 @@ def test_gpu_stack_import_warnings_are_silenced_and_others_are_not():
     code = ('import warnings, ganlib.compat; '
             'warnings.warn("cuDNN is not enabled.\\nPlease reinstall CuPy", UserWarning); '
             'warnings.warn("pkg_resources is deprecated as an API.", UserWarning); '
+            'warnings.warn("pkg_resources is deprecated as an API.", DeprecationWarning); '
             'warnings.warn("an unrelated warning", UserWarning)')
     err = subprocess.run([sys.executable, '-W', 'default', '-c', code], cwd=ROOT, stderr=subprocess.PIPE,
                          text=True).stderr
