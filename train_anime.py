@@ -25,7 +25,7 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli, distributed, options, run
+from ganlib import cli, distributed, options, presets, run
 from ganlib.images import ImageFolderDataset, ImageFolderError, image_grid, save_png
 from ganlib.losses import parse_abc
 from ganlib.mnist import IDXError, load_mnist
@@ -34,11 +34,23 @@ from ganlib.stacked_mnist import StackedMNIST
 from ganlib.updaters import UNROLL_MODES, GANUpdater
 from models.dcgan import ACTIVATIONS, NORMALIZATIONS, DCGANDiscriminator, DCGANGenerator
 
-# ../shared/docs/original-experiments.md, "Anime faces".
-PRESETS = {
+# The posts' original code (ganlib/presets.py).  D-only presets (activation, input noise, init):
+NETWORKS = {
     'improved': dict(d_activation='elu', d_noise=0.3, init='normal:0.001'),   # Improved-GAN / unrolled posts
     'lsgan': dict(d_activation='leaky_relu', d_noise=0.0, init='normal:0.01'),  # LSGAN post
 }
+# Whole runs: 96 x 96, z 50 ~ U[-1, 1], G from 512 maps, D 32-64-128-256, Adam 1e-4 beta1 0.5, batch 128.  Only the
+# unrolled post gives a length (300 epochs); the other two reused the same data and get it too.  The posts'
+# variants add flags: --feature-matching, --minibatch-discrimination (B 50, C 5).
+POST_RUN = dict(size=96, z_dim=50, z_dist='uniform', g_ch=512, d_ch=32, lr=1e-4, beta1=0.5, batch_size=128,
+                epochs=300, md_kernels=50, md_dim=5)
+PRESETS = dict(
+    NETWORKS,
+    **{'improved-gan-post': dict(POST_RUN, loss='gan', unroll=0, **NETWORKS['improved']),
+       'unrolled-post': dict(POST_RUN, loss='gan', unroll=5, unroll_cache='params', **NETWORKS['improved']),
+       'lsgan-post': dict(POST_RUN, loss='lsgan', lsgan_abc='0,1,1', unroll=0, **NETWORKS['lsgan'])})
+KEY_SETTINGS = ('preset', 'size', 'z_dim', 'z_dist', 'loss', 'unroll', 'd_activation', 'd_noise', 'init', 'lr',
+                'batch_size', 'epochs', 'minibatch_discrimination', 'feature_matching')
 
 
 def parse_args(argv=None):
@@ -53,7 +65,8 @@ def parse_args(argv=None):
       help='image size (default 64 for a folder, 32 for stacked-mnist; the posts used 96)')
     a('--max-images', type=cli.positive_int, default=None, help='stop after N readable images (sorted paths)')
     a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
-      help='D activation, input noise and init of the Improved-GAN or LSGAN post (auto: lsgan for --loss lsgan)')
+      help="improved-gan-post, unrolled-post, lsgan-post: everything that post's run used (explicit flags still "
+           "win); improved, lsgan: D activation, input noise and init only; auto (default): lsgan for --loss lsgan")
     a('--z-dim', type=cli.positive_int, default=50, help='latent size (50 as in the posts)')
     a('--z-dist', choices=('uniform', 'normal'), default='uniform', help='latent distribution (posts: uniform)')
     a('--g-ch', type=cli.positive_int, default=512, help="G's first feature maps (halved per layer; default 512)")
@@ -90,15 +103,13 @@ def parse_args(argv=None):
     options.add_arguments(p, began=False)
     distributed.add_arguments(p)
     args = p.parse_args(argv)
+    explicit = presets.explicit_dests(p, argv)
+    presets.apply(args, NETWORKS['lsgan' if args.loss == 'lsgan' else 'improved'] if args.preset == 'auto' else
+                  PRESETS[args.preset], explicit)
     try:
         args.lsgan_abc = parse_abc(args.lsgan_abc)
     except ValueError as e:
         p.error(str(e))
-    preset = PRESETS['lsgan' if args.loss == 'lsgan' else 'improved'] if args.preset == 'auto' else \
-        PRESETS[args.preset]
-    for key, value in preset.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
     if args.size is None:
         args.size = 32 if args.dataset == 'stacked-mnist' else 64
     if args.d_norm is None:  # the penalty is per example: no batch norm in the critic (Gulrajani et al. §4)
@@ -209,6 +220,8 @@ def main(argv=None):
         print('skipped {} unreadable file(s), e.g. {}: {}'.format(len(skipped), *skipped[0]))
     gen, dis, updater = build(args, dataset, device, comm)
     config = run.config_dict(args)
+    if writer:
+        print('settings: ' + presets.describe(args, KEY_SETTINGS))
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     log_trigger = (args.log_every, 'iteration')

@@ -24,21 +24,34 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli, distributed, run
+from ganlib import cli, distributed, presets, run
 from ganlib.extensions import MixtureEvaluator, SampleSaver, sample_epochs
 from ganlib import options
 from ganlib.began import BEGANUpdater
 from ganlib.losses import parse_abc
-from ganlib.mog import DATASETS, MixtureIterator, array_converter, make_mixture
+from ganlib.mog import DATASETS, DEFAULT_STD, MixtureIterator, array_converter, make_mixture
 from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows
 from ganlib.updaters import UNROLL_MODES, GANUpdater
 from models import MLPAutoencoder, MLPDiscriminator, MLPGenerator
 
-# The two posts' network/optimiser settings (../shared/docs/original-experiments.md).
-PRESETS = {
+# The posts' settings (the original Chainer code; see ganlib/presets.py).  Network/optimiser-only presets:
+NETWORKS = {
     'unrolled': dict(d_hidden=(128,), d_activation='relu', init='he:0.8', lr=1e-3, input_scale='auto'),
     'lsgan': dict(d_hidden=(128, 128), d_activation='leaky_relu', init='normal:0.01', lr=1e-4, input_scale=1.0),
 }
+# Whole runs.  Both posts: ring of 8 (radius 2, σ 0.2 as intended; add --original-std-bug for the σ² the code drew),
+# G z 256 N(0, I) → 128 ReLU → 128 ReLU → 2, Adam β1 0.5, batch 100, 200 epochs × 500 iterations, KDE every 5 epochs.
+# The LSGAN post gives no length: it gets the unrolled post's.
+POST_RUN = dict(dataset='ring', std=0.2, radius=2.0, z_dim=256, z_dist='normal', g_hidden=(128, 128), beta1=0.5,
+                batch_size=100, epochs=200, iterations_per_epoch=500, plot_every=5, unroll_mode='first-order',
+                unroll_cache='params')  # the original cached parameters only
+PRESETS = dict(
+    NETWORKS,
+    **{'unrolled-post': dict(POST_RUN, loss='gan', unroll=5, **NETWORKS['unrolled']),
+       'unrolled-post-plain': dict(POST_RUN, loss='gan', unroll=1, **NETWORKS['unrolled']),  # the post's K = 1
+       'lsgan-post': dict(POST_RUN, loss='lsgan', lsgan_abc='0,1,1', unroll=0, **NETWORKS['lsgan'])})
+KEY_SETTINGS = ('preset', 'dataset', 'std', 'original_std_bug', 'z_dim', 'loss', 'unroll', 'd_hidden', 'lr',
+                'batch_size', 'epochs', 'iterations_per_epoch')
 
 
 def parse_args(argv=None):
@@ -53,7 +66,9 @@ def parse_args(argv=None):
     a('--z-dist', choices=('normal', 'uniform'), default='normal')
     a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c (0,1,1 or -1,1,0)')
     a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
-      help='network/optimiser settings of the unrolled or LSGAN post (auto: lsgan for --loss lsgan)')
+      help="unrolled-post, unrolled-post-plain (K=1), lsgan-post: everything that post's run used (explicit flags "
+           "still win); unrolled, lsgan: networks and optimiser only; auto (default): the unrolled networks, or "
+           "for --loss lsgan the LSGAN post's networks without unrolling")
     a('--d-hidden', type=cli.int_list, default=None, help='D hidden widths, e.g. 128 or 128,128 (preset)')
     a('--g-hidden', type=cli.int_list, default=(128, 128), help='G hidden widths (default 128,128)')
     a('--d-activation', choices=('relu', 'leaky_relu', 'tanh'), default=None, help='(preset)')
@@ -86,6 +101,14 @@ def parse_args(argv=None):
     options.add_arguments(p)
     distributed.add_arguments(p)
     args = p.parse_args(argv)
+    explicit = presets.explicit_dests(p, argv)
+    if args.preset == 'auto':  # the LSGAN post never unrolled
+        values = dict(NETWORKS['lsgan'], unroll=0) if args.loss == 'lsgan' else NETWORKS['unrolled']
+    else:
+        values = PRESETS[args.preset]
+    presets.apply(args, values, explicit)
+    if args.std is None:
+        args.std = DEFAULT_STD[args.dataset]
     try:
         args.lsgan_abc = parse_abc(args.lsgan_abc)
     except ValueError as e:
@@ -93,11 +116,6 @@ def parse_args(argv=None):
     problem = options.validate(args) or distributed.validate(args)
     if problem:
         p.error(problem)
-    preset = PRESETS['lsgan' if args.loss == 'lsgan' else 'unrolled'] if args.preset == 'auto' else \
-        PRESETS[args.preset]
-    for key, value in preset.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
     if args.resume is not None and not os.path.isfile(args.resume):
         p.error('--resume: no such snapshot file: {}'.format(args.resume))
     try:
@@ -148,6 +166,8 @@ def main(argv=None):
     mixture, gen, dis, updater = build(args, device, comm)
     writer = distributed.is_writer(comm)
     config = run.config_dict(args)
+    if writer:
+        print('settings: ' + presets.describe(args, KEY_SETTINGS))
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     evaluator = MixtureEvaluator(gen, mixture, args.eval_samples, seed=args.seed + 3)
@@ -180,7 +200,9 @@ def main(argv=None):
     history = load_sample_history(args.out)
     chosen = pick_epochs([e for e, _ in history], max_panels=8)
     panels = [('epoch {}'.format(e), s) for e, s in history if e in chosen]
-    label = '{} K={} z={}'.format(args.loss, args.unroll, args.z_dim)
+    label = '{}{} K={} z={} σ={:g}{} lr={:g} D {}'.format(
+        '' if args.preset == 'auto' else args.preset + ': ', args.loss, args.unroll, args.z_dim, mixture.std,
+        ' (std bug)' if args.original_std_bug else '', args.lr, ','.join(map(str, args.d_hidden)))
     plot_kde_rows([(label, panels)], os.path.join(args.out, 'kde.png'), mixture.extent, mixture.means)
     result = dict(final, dataset=args.dataset, std=mixture.std, iterations=updater.iteration,
                   wall_time_s=round(wall, 2), resumed_from=args.resume,
