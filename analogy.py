@@ -7,7 +7,6 @@ The generator is rebuilt from the run's args.json and a ``gen_iter_N.npz`` snaps
 
   python analogy.py result/anime --rows 20 --cols 10 --mode slerp -o result/anime/analogy.png
 """
-import json
 import os
 import sys
 
@@ -16,11 +15,10 @@ import ganlib.compat  # noqa: F401  (before chainer)
 import chainer
 import numpy
 
-from ganlib import cli, run
+from ganlib import cli, saved_runs
 from ganlib.images import image_grid, save_png
 from ganlib.rng import RandomStream
 from ganlib.latent import arithmetic, interpolation_rows
-from models.dcgan import DCGANGenerator
 
 
 def parse_args(argv=None):
@@ -43,36 +41,10 @@ def parse_args(argv=None):
     return args
 
 
-def latest_snapshot(run_dir):
-    path = run.latest_snapshot(run_dir, 'gen_iter_*.npz')
-    if path is None:
-        raise cli.CleanExit('no generator snapshot (gen_iter_N.npz) in {}'.format(run_dir))
-    return path
-
-
-def load_generator(run_dir, snapshot=None):
-    config_path = os.path.join(run_dir, 'args.json')
-    if not os.path.isfile(config_path):
-        raise cli.CleanExit('{} has no args.json: is it a train_anime.py output folder?'.format(run_dir))
-    cfg = json.load(open(config_path))
-    if not all(k in cfg for k in ('size', 'g_ch', 'z_dim')):  # e.g. a train_mog.py or train_mnist_ssl.py run
-        raise cli.CleanExit('{} is not an image run: analogy.py needs a train_anime.py output folder'.format(run_dir))
-    gen = DCGANGenerator(cfg['z_dim'], cfg['size'], cfg['g_ch'], cfg['z_dist'], cfg['init'],
-                         cfg.get('self_attention', False))
-    path = snapshot or latest_snapshot(run_dir)
-    if not os.path.isfile(path):
-        raise cli.CleanExit('no such snapshot: {}'.format(path))
-    try:
-        chainer.serializers.load_npz(path, gen)
-    except Exception as e:
-        raise cli.CleanExit('cannot load {}: {}'.format(path, str(e).splitlines()[0] if str(e) else type(e).__name__))
-    return gen, path
-
-
 def main(argv=None):
     args = parse_args(argv)
     device = cli.get_device(args.device)
-    gen, path = load_generator(args.run_dir, args.snapshot)
+    gen, _, _, path = saved_runs.load_generator(args.run_dir, args.snapshot, saved_runs.IMAGE_KINDS, 'analogy.py')
     if args.truncation is not None and gen.z_distribution != 'normal':
         raise cli.CleanExit('--truncation needs a generator trained with normal latents (this one: {})'.format(
             gen.z_distribution))

@@ -12,16 +12,14 @@ The MNIST classifier is trained once and cached (--classifier-cache); its test a
   python evaluate.py result/mnist_ssl --data-dir ../shared/data/mnist
   python evaluate.py result/stacked --samples 26000
 """
-import json
 import os
 import sys
 
 import ganlib.compat  # noqa: F401  (before chainer)
 
-import chainer
 import numpy
 
-from ganlib import cli, run
+from ganlib import cli, saved_runs
 from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
 from ganlib.mnist import IDXError, load_mnist, to_unit_range
 from ganlib.scoring import (FeatureExtractorError, face_fid, generate_images, load_feature_extractor, mnist_scores,
@@ -47,61 +45,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def run_kind(cfg):
-    if 'lr_schedule' in cfg and 'labels' in cfg:
-        return 'mnist'
-    if cfg.get('dataset') == 'stacked-mnist':
-        return 'stacked-mnist'
-    if cfg.get('dataset') == 'folder':
-        return 'faces'
-    if 'iterations_per_epoch' in cfg and cfg.get('dataset') in ('ring', 'double_ring', 'grid'):
-        return 'mog'
-    raise cli.CleanExit('cannot tell which script wrote this args.json')
-
-
-def latest(run_dir):
-    """The newest generator snapshot (gen_iter_N.npz), else the newest trainer snapshot."""
-    path = run.latest_snapshot(run_dir, 'gen_iter_*.npz') or run.latest_snapshot(run_dir)
-    if path is None:
-        raise cli.CleanExit('no snapshot (gen_iter_N.npz or snapshot_iter_N) in {}'.format(run_dir))
-    return path
-
-
-def build_generator(kind, cfg):
-    if kind == 'mnist':
-        from models import PaperSSLGenerator, SSLGenerator
-        if cfg.get('model') == 'paper':  # train_mnist_ssl.py --model paper
-            return PaperSSLGenerator(cfg['z_dim'], cfg['g_hidden'])
-        return SSLGenerator(cfg['z_dim'], cfg['g_hidden'])
-    if kind == 'mog':
-        from models import MLPGenerator
-        return MLPGenerator(cfg['z_dim'], cfg['g_hidden'], 2, 'relu', cfg['init'], cfg['z_dist'])
-    from models.dcgan import DCGANGenerator
-    return DCGANGenerator(cfg['z_dim'], cfg['size'], cfg['g_ch'], cfg['z_dist'], cfg['init'],
-                          cfg.get('self_attention', False))
-
-
-def load_generator(kind, cfg, path):
-    gen = build_generator(kind, cfg)
-    try:
-        if os.path.basename(path).startswith('gen_iter'):
-            chainer.serializers.load_npz(path, gen)
-        else:
-            chainer.serializers.load_npz(path, gen, path='updater/model:gen/')
-    except Exception as e:
-        raise cli.CleanExit('cannot load the generator from {}: {}'.format(
-            path, str(e).splitlines()[0] if str(e) else type(e).__name__))
-    return gen
-
-
 def main(argv=None):
     args = parse_args(argv)
-    config_path = os.path.join(args.run_dir, 'args.json')
-    if not os.path.isfile(config_path):
-        raise cli.CleanExit('{} has no args.json: is it an output folder of one of the training scripts?'.format(
-            args.run_dir))
-    cfg = json.load(open(config_path))
-    kind = run_kind(cfg)
+    cfg = saved_runs.load_config(args.run_dir)
+    kind = saved_runs.run_kind(cfg)
     device = cli.get_device(args.device)
     extractor = None
     if kind == 'faces':  # fail early, before any work
@@ -110,10 +57,7 @@ def main(argv=None):
         except FeatureExtractorError as e:
             raise cli.CleanExit(str(e))
         extractor.to_device(device)  # the features are computed where the generator runs
-    path = args.snapshot or latest(args.run_dir)
-    if not os.path.isfile(path):
-        raise cli.CleanExit('no such snapshot: {}'.format(path))
-    gen = load_generator(kind, cfg, path)
+    gen, kind, cfg, path = saved_runs.load_generator(args.run_dir, args.snapshot)
     gen.to_device(device)
     n = args.samples or {'stacked-mnist': 26000, 'mog': 2500}.get(kind, 10000)
     result = dict(run_dir=args.run_dir, snapshot=path, kind=kind, seed=args.seed, truncation=args.truncation)

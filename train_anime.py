@@ -224,9 +224,10 @@ def main(argv=None):
         print('settings: ' + presets.describe(args, KEY_SETTINGS))
 
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
-    log_trigger = (args.log_every, 'iteration')
+    last = args.epochs * updater.iterations_per_epoch
+    log_trigger = lambda: run.EveryOrEnd(args.log_every, 'iteration', last)  # noqa: E731  (short runs log too)
     if writer:  # the other ranks only train
-        trainer.extend(extensions.LogReport(trigger=log_trigger))
+        trainer.extend(extensions.LogReport(trigger=log_trigger()))
         trainer.extend(SampleGrid(gen, args.out, args.grid, seed=args.seed + 3, truncation=args.truncation),
                        trigger=(args.sample_every, 'epoch'))
         trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
@@ -234,14 +235,14 @@ def main(argv=None):
         trainer.extend(extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz'),
                        trigger=(args.snapshot_every, 'epoch'))
         if extensions.PlotReport.available():
-            trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger,
+            trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger(),
                                                  file_name='loss.png'))
         if not args.quiet:
             extra = ['dis/gp'] if args.gradient_penalty else []
             trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
-                                                  ['elapsed_time']), trigger=log_trigger)
-            trainer.extend(run.progress(args.epochs * updater.iterations_per_epoch, 1))
-    start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, log_trigger, writer)
+                                            ['elapsed_time']), trigger=log_trigger())
+            trainer.extend(run.progress(last, 1))
+    start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, log_trigger(), writer)
 
     start = time.time()
     run.train(trainer)

@@ -218,8 +218,8 @@ def main(argv=None):
                                                  trigger=every_eval(), file_name='accuracy.png'))
         if not args.quiet:
             trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'validation/accuracy']
-                                                  + (['validation/accuracy_averaged'] if average else [])
-                                                  + ['lr', 'elapsed_time']), trigger=every_eval())
+                                            + (['validation/accuracy_averaged'] if average else [])
+                                            + ['lr', 'elapsed_time']), trigger=every_eval())
             trainer.extend(run.progress(last, 20))
     run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, every_eval(), writer)
     start = time.time()

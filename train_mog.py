@@ -185,7 +185,7 @@ def main(argv=None):
         if not args.quiet:
             extra = ['dis/k', 'dis/M'] if args.loss == 'began' else ['dis/gp'] if args.gradient_penalty else []
             trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
-                                                  ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
+                                            ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
             trainer.extend(run.progress(args.epochs * args.iterations_per_epoch, 50))
     start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, (1, 'epoch'), writer)
 

@@ -42,4 +42,4 @@ def test_analogy_on_a_mog_run_is_one_line(tmp_path):
     run_dir = str(tmp_path / 'mog')
     train_mog.main(['--epochs', '1', '--iterations-per-epoch', '2', '--z-dim', '4', '--eval-samples', '50',
                     '--plot-samples', '50', '--quiet', '--out', run_dir])
-    assert_one_line(run('analogy.py', run_dir), 'not an image run')
+    assert_one_line(run('analogy.py', run_dir), 'is a mog run: analogy.py needs an image run')

@@ -131,3 +131,14 @@ def test_progress_to_a_pipe_has_no_escape_codes(tmp_path):
     proc = cli(*[a for a in TINY if a != '--quiet'] + ['--unroll', '0', '--epochs', '40', '--out', str(tmp_path / 'p')])
     assert proc.returncode == 0, proc.stderr
     assert '\x1b' not in proc.stdout and 'iteration 100/200' in proc.stdout
+
+
+def test_short_image_run_still_logs(tmp_path):
+    import train_anime
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    out = str(tmp_path / 'img')
+    train_anime.main(['--dataset', 'stacked-mnist', '--data-dir', data, '--stacked-size', '32', '--batch-size', '4',
+                      '--g-ch', '16', '--d-ch', '4', '--z-dim', '4', '--epochs', '1', '--iterations-per-epoch', '3',
+                      '--grid', '2', '--quiet', '--out', out])  # the log interval is 10 iterations
+    log = json.load(open(os.path.join(out, 'log')))
+    assert [entry['iteration'] for entry in log] == [3]
