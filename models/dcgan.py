@@ -15,6 +15,7 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 
+from models.fast_convolution import Convolution2D, Deconvolution2D
 from models.initializers import make_initializer
 from models.mlp import _activation, minibatch_head, sample_z
 from models.self_attention import SelfAttention
@@ -48,14 +49,14 @@ class DCGANGenerator(chainer.Chain):
         with self.init_scope():
             self.l0 = L.Linear(z_dim, ch * self.bottom ** 2, initialW=w())
             self.bn0 = L.BatchNormalization(ch * self.bottom ** 2)
-            self.dc1 = L.Deconvolution2D(ch, ch // 2, 4, 2, 1, initialW=w())
+            self.dc1 = Deconvolution2D(ch, ch // 2, 4, 2, 1, initialW=w())
             self.bn1 = L.BatchNormalization(ch // 2)
-            self.dc2 = L.Deconvolution2D(ch // 2, ch // 4, 4, 2, 1, initialW=w())
+            self.dc2 = Deconvolution2D(ch // 2, ch // 4, 4, 2, 1, initialW=w())
             self.bn2 = L.BatchNormalization(ch // 4)
             self.attention = SelfAttention(ch // 4, initialW=w()) if self_attention else None
-            self.dc3 = L.Deconvolution2D(ch // 4, ch // 8, 4, 2, 1, initialW=w())
+            self.dc3 = Deconvolution2D(ch // 4, ch // 8, 4, 2, 1, initialW=w())
             self.bn3 = L.BatchNormalization(ch // 8)
-            self.dc4 = L.Deconvolution2D(ch // 8, 3, 4, 2, 1, initialW=w())
+            self.dc4 = Deconvolution2D(ch // 8, 3, 4, 2, 1, initialW=w())
 
     def make_hidden(self, n, rng, truncation=None):
         return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, next(self.params()).dtype,
@@ -117,13 +118,13 @@ class DCGANDiscriminator(chainer.Chain):
         w = lambda: make_initializer(init, rng)  # noqa: E731
         width = 8 * ch * (size // 16) ** 2
         with self.init_scope():
-            self.c0 = L.Convolution2D(3, ch, 4, 2, 1, initialW=w())
-            self.c1 = L.Convolution2D(ch, 2 * ch, 4, 2, 1, initialW=w())
+            self.c0 = Convolution2D(3, ch, 4, 2, 1, initialW=w())
+            self.c1 = Convolution2D(ch, 2 * ch, 4, 2, 1, initialW=w())
             self.bn1 = _normalization(normalization, 2 * ch, size // 4)
             self.attention = SelfAttention(2 * ch, initialW=w()) if self_attention else None
-            self.c2 = L.Convolution2D(2 * ch, 4 * ch, 4, 2, 1, initialW=w())
+            self.c2 = Convolution2D(2 * ch, 4 * ch, 4, 2, 1, initialW=w())
             self.bn2 = _normalization(normalization, 4 * ch, size // 8)
-            self.c3 = L.Convolution2D(4 * ch, 8 * ch, 4, 2, 1, initialW=w())
+            self.c3 = Convolution2D(4 * ch, 8 * ch, 4, 2, 1, initialW=w())
             self.bn3 = _normalization(normalization, 8 * ch, size // 16)
             self.md, out_width = minibatch_head(width, minibatch_discrimination, init, rng)
             self.out = L.Linear(out_width, 1, initialW=w())

@@ -1,0 +1,197 @@
+"""Convolution and deconvolution for NumPy arrays as ONE matrix product each, on channels-last patches.
+
+Chainer's CPU path builds im2col in (N, C·kh·kw, Ho, Wo) layout and multiplies with ``tensordot``, whose
+transposes copy the patch matrix again; its deconvolution scatters back through col2im in the same layout.
+Here the zero-padded input is copied once to NHWC, the (N, Ho, Wo, kh, kw, C) patches are a strided view of it
+(``numpy.lib.stride_tricks.as_strided``), and that view reshaped to (N·Ho·Wo, kh·kw·C) is multiplied with the
+weights reshaped to match: one GEMM per convolution, weight gradient and deconvolution.  The scatter of a
+deconvolution adds kh·kw strided slices of contiguous channels.
+
+The three operations are FunctionNodes whose backward passes are written with one another, as Chainer's own
+are, so gradients of gradients (WGAN-GP's penalty on an image critic) work:
+
+* conv(x, W)      backward: gx = deconv(gy, W),  gW = grad_w(x, gy)
+* deconv(x, W)    backward: gx = conv(gy, W),    gW = grad_w(gy, x)
+* grad_w(x, gy)   backward: gx = deconv(gy, ggW), ggy = conv(x, ggW)
+
+:class:`Convolution2D` and :class:`Deconvolution2D` are Chainer's links that take this path for NumPy
+arrays (no dilation, one group) and Chainer's own functions otherwise (CuPy arrays: the GPU path is unchanged).
+"""
+import ganlib.compat  # noqa: F401
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy
+from chainer import function_node
+from numpy.lib.stride_tricks import as_strided
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _patches(x, kh, kw, sy, sx, ph, pw):
+    """(N·Ho·Wo, kh·kw·C) patch matrix of the zero-padded x (N, C, H, W), channels last, and (Ho, Wo)."""
+    n, c, h, w = x.shape
+    padded = numpy.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+    padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+    ho, wo = (h + 2 * ph - kh) // sy + 1, (w + 2 * pw - kw) // sx + 1
+    s0, s1, s2, s3 = padded.strides
+    view = as_strided(padded, (n, ho, wo, kh, kw, c), (s0, s1 * sy, s2 * sx, s1, s2, s3), writeable=False)
+    return view.reshape(n * ho * wo, kh * kw * c), ho, wo
+
+
+def _rows(a):
+    """(N, C, H, W) → (N·H·W, C) matrix, channels last."""
+    n, c, h, w = a.shape
+    return a.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+
+
+def _conv(x, W, stride, pad):
+    o, c, kh, kw = W.shape
+    cols, ho, wo = _patches(x, kh, kw, stride[0], stride[1], pad[0], pad[1])
+    y = cols.dot(W.transpose(0, 2, 3, 1).reshape(o, -1).T)
+    return numpy.ascontiguousarray(y.reshape(len(x), ho, wo, o).transpose(0, 3, 1, 2))
+
+
+def _deconv(x, W, stride, pad, outsize):
+    """Transposed convolution of x (N, Ci, H, W) with W (Ci, Co, kh, kw) to spatial size ``outsize``."""
+    ci, co, kh, kw = W.shape
+    n, _, h, w = x.shape
+    (sy, sx), (ph, pw) = stride, pad
+    cols = _rows(x).dot(W.transpose(0, 2, 3, 1).reshape(ci, -1)).reshape(n, h, w, kh, kw, co)
+    hp = max(sy * (h - 1) + kh, outsize[0] + 2 * ph)
+    wp = max(sx * (w - 1) + kw, outsize[1] + 2 * pw)
+    out = numpy.zeros((n, hp, wp, co), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i:i + sy * h:sy, j:j + sx * w:sx, :] += cols[:, :, :, i, j, :]
+    out = out[:, ph:ph + outsize[0], pw:pw + outsize[1], :]
+    return numpy.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+def _grad_w(x, gy, ksize, stride, pad):
+    """∂L/∂W (O, C, kh, kw) of a convolution of x (N, C, H, W) whose output gradient is gy (N, O, Ho, Wo)."""
+    kh, kw = ksize
+    cols, ho, wo = _patches(x, kh, kw, stride[0], stride[1], pad[0], pad[1])
+    gyr = _rows(gy[:, :, :ho, :wo])
+    g = gyr.T.dot(cols).reshape(gy.shape[1], kh, kw, x.shape[1])
+    return numpy.ascontiguousarray(g.transpose(0, 3, 1, 2))
+
+
+class _Conv(function_node.FunctionNode):
+    def __init__(self, stride, pad):
+        self.stride, self.pad = stride, pad
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, W = inputs[:2]
+        y = _conv(x, W, self.stride, self.pad)
+        if len(inputs) == 3:
+            y += inputs[2].reshape(1, -1, 1, 1)
+        return y,
+
+    def backward(self, indexes, grad_outputs):
+        x, W = self.get_retained_inputs()
+        gy, = grad_outputs
+        out = []
+        if 0 in indexes:
+            out.append(deconvolution_2d(gy, W, None, self.stride, self.pad, x.shape[2:]))
+        if 1 in indexes:
+            out.append(_GradW(W.shape[2:], self.stride, self.pad).apply((x, gy))[0])
+        if 2 in indexes:
+            out.append(F.sum(gy, axis=(0, 2, 3)))
+        return out
+
+
+class _Deconv(function_node.FunctionNode):
+    def __init__(self, stride, pad, outsize):
+        self.stride, self.pad, self.outsize = stride, pad, outsize
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, W = inputs[:2]
+        y = _deconv(x, W, self.stride, self.pad, self.outsize)
+        if len(inputs) == 3:
+            y += inputs[2].reshape(1, -1, 1, 1)
+        return y,
+
+    def backward(self, indexes, grad_outputs):
+        x, W = self.get_retained_inputs()
+        gy, = grad_outputs
+        out = []
+        if 0 in indexes:
+            out.append(convolution_2d(gy, W, None, self.stride, self.pad))
+        if 1 in indexes:
+            out.append(_GradW(W.shape[2:], self.stride, self.pad).apply((gy, x))[0])
+        if 2 in indexes:
+            out.append(F.sum(gy, axis=(0, 2, 3)))
+        return out
+
+
+class _GradW(function_node.FunctionNode):
+    def __init__(self, ksize, stride, pad):
+        self.ksize, self.stride, self.pad = tuple(ksize), stride, pad
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, gy = inputs
+        return _grad_w(x, gy, self.ksize, self.stride, self.pad),
+
+    def backward(self, indexes, grad_outputs):
+        x, gy = self.get_retained_inputs()
+        ggw, = grad_outputs
+        out = []
+        if 0 in indexes:
+            out.append(deconvolution_2d(gy, ggw, None, self.stride, self.pad, x.shape[2:]))
+        if 1 in indexes:
+            y = convolution_2d(x, ggw, None, self.stride, self.pad)
+            out.append(y if y.shape == gy.shape else F.pad(y, [(0, 0), (0, 0), (0, gy.shape[2] - y.shape[2]),
+                                                                (0, gy.shape[3] - y.shape[3])], 'constant'))
+        return out
+
+
+def convolution_2d(x, W, b=None, stride=1, pad=0):
+    """``F.convolution_2d`` (no dilation, one group, cover_all False) as one GEMM on channels-last patches."""
+    stride, pad = _pair(stride), _pair(pad)
+    args = (x, W) if b is None else (x, W, b)
+    return _Conv(stride, pad).apply(args)[0]
+
+
+def deconvolution_2d(x, W, b=None, stride=1, pad=0, outsize=None):
+    """``F.deconvolution_2d`` (W: (in, out, kh, kw)) as one GEMM and kh·kw strided adds."""
+    stride, pad = _pair(stride), _pair(pad)
+    h, w = x.shape[2:]
+    if outsize is None or None in tuple(outsize):  # the links store (None, None)
+        outsize = (stride[0] * (h - 1) + W.shape[2] - 2 * pad[0], stride[1] * (w - 1) + W.shape[3] - 2 * pad[1])
+    args = (x, W) if b is None else (x, W, b)
+    return _Deconv(stride, pad, tuple(int(v) for v in outsize)).apply(args)[0]
+
+
+def _numpy_only(link, x):
+    array = x.array if isinstance(x, chainer.Variable) else x
+    return (isinstance(array, numpy.ndarray) and link.W.array is not None and
+            _pair(getattr(link, 'dilate', 1)) == (1, 1) and getattr(link, 'groups', 1) == 1)
+
+
+class Convolution2D(L.Convolution2D):
+    """``L.Convolution2D`` that uses :func:`convolution_2d` on NumPy arrays (the GPU path is Chainer's)."""
+
+    def forward(self, x):
+        if self.W.array is None:
+            self._initialize_params(x.shape[1])
+        if not _numpy_only(self, x):
+            return super().forward(x)
+        return convolution_2d(x, self.W, self.b, self.stride, self.pad)
+
+
+class Deconvolution2D(L.Deconvolution2D):
+    """``L.Deconvolution2D`` that uses :func:`deconvolution_2d` on NumPy arrays (the GPU path is Chainer's)."""
+
+    def forward(self, x):
+        if self.W.array is None:
+            self._initialize_params(x.shape[1])
+        if not _numpy_only(self, x):
+            return super().forward(x)
+        return deconvolution_2d(x, self.W, self.b, self.stride, self.pad, self.outsize)
