@@ -158,10 +158,11 @@ def build_updater(script, argv, device):
 
 def run_updates(updater, gen, dis, n, before=None, after=None):
     """``n`` training-mode ``updater.update()`` calls under a reporter that knows G and D."""
+    from ganlib.run import training_config
     reporter = chainer.Reporter()
     reporter.add_observer('gen', gen)
     reporter.add_observer('dis', dis)
-    with reporter.scope({}), chainer.using_config('train', True):
+    with reporter.scope({}), chainer.using_config('train', True), training_config():
         for i in range(n):
             if before:
                 before(i)

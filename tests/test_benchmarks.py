@@ -111,3 +111,19 @@ def test_gpu_check_detects_a_resume_that_is_not_exact():
     b = dict(a, **{'updater/z_rng/counter': numpy.array(5)})
     assert same_state(a, dict(a)) == '' and same_state(a, b) == 'updater/z_rng/counter'
     assert same_state(a, {'updater/model:gen/W': numpy.zeros(3)}).startswith('keys differ')
+
+
+def test_speed_benchmark_without_pytorch(tmp_path):
+    """benchmarks/speed.py measures this tree in its own process and writes the report; PyTorch is optional."""
+    from benchmarks import speed
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'speed.md')
+    assert speed.main(['--data-dir', data, '--only', 'mog-plain', '--updates', '2', '--rounds', '1',
+                       '--report', report]) == 0
+    text = open(report).read()
+    row = [line for line in text.splitlines() if line.startswith('| mog-plain |')][0]
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    assert cells[1] == '–' and cells[4] == '–' and cells[6] == '≤ 1.5×'  # no baseline, no PyTorch column
+    assert float(cells[2].split()[0]) > 0  # after: a real measurement
+    runs = json.load(open(str(tmp_path / 'speed_runs.json')))
+    assert runs['raw']['mog-plain']['after'][0]['median'] > 0
