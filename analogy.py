@@ -16,7 +16,7 @@ import chainer
 import numpy
 
 from ganlib import cli, saved_runs
-from ganlib.images import image_grid, save_png
+from ganlib.images import add_column_labels, image_grid, save_png
 from ganlib.rng import RandomStream
 from ganlib.latent import arithmetic, interpolation_rows
 
@@ -61,14 +61,17 @@ def main(argv=None):
         a, b, c = draw(args.arithmetic), draw(args.arithmetic), draw(args.arithmetic)
         z = numpy.stack([a, b, c, arithmetic(a, b, c)], axis=1).reshape(-1, gen.z_dim).astype(numpy.float32)
         blocks.append((z, 4))
+    labels = [['start ({})'.format('/'.join(modes))] + [''] * (args.cols - 2) + ['end']]
+    if args.arithmetic:
+        labels.append(['a', 'b', 'c', 'a - b + c'])
     pictures = []
     with chainer.no_backprop_mode(), chainer.using_config('train', False):
-        for z, cols in blocks:
+        for (z, cols), names in zip(blocks, labels):
             images = []
             for start in range(0, len(z), 100):
                 x = gen(device.send(z[start:start + 100]))
                 images.append(chainer.backend.CpuDevice().send(x.array))
-            pictures.append(image_grid(numpy.concatenate(images), cols))
+            pictures.append(add_column_labels(image_grid(numpy.concatenate(images), cols), names, gen.size))
     width = max(p.shape[1] for p in pictures)
     canvas = numpy.full((sum(p.shape[0] for p in pictures) + 8 * (len(pictures) - 1), width, 3), 255, numpy.uint8)
     y = 0

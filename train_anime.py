@@ -26,7 +26,7 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli, distributed, options, presets, run
-from ganlib.images import ImageFolderDataset, ImageFolderError, image_grid, save_png
+from ganlib.images import ImageFolderDataset, ImageFolderError, add_caption, image_grid, save_png
 from ganlib.losses import parse_abc
 from ganlib.mnist import IDXError, load_mnist
 from ganlib.rng import RandomStream
@@ -192,19 +192,20 @@ class SampleGrid(training.Extension):
         z = gen.make_hidden(n_side * n_side, RandomStream(seed), truncation=truncation)
         self.z = chainer.backend.CpuDevice().send(z)
 
-    def save(self, epoch):
+    def save(self, epoch, iteration=0):
         with chainer.no_backprop_mode(), chainer.using_config('train', False):
             x = self.gen(self.gen.xp.asarray(self.z))
         path = os.path.join(self.dir, 'epoch_{:04d}.png'.format(epoch))
-        save_png(image_grid(chainer.backend.CpuDevice().send(x.array), self.n_side), path)
+        grid = image_grid(chainer.backend.CpuDevice().send(x.array), self.n_side)
+        save_png(add_caption(grid, 'epoch {}, iteration {}'.format(epoch, iteration)), path)
         return path
 
     def initialize(self, trainer):
         if trainer.updater.iteration == 0:
-            self.save(0)
+            self.save(0, 0)
 
     def __call__(self, trainer):
-        self.save(trainer.updater.epoch)
+        self.save(trainer.updater.epoch, trainer.updater.iteration)
 
 
 def main(argv=None):

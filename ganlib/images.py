@@ -107,6 +107,30 @@ def image_grid(images, cols, pad=2, background=255):
     return grid
 
 
+def _text_band(width, height=14):
+    from PIL import Image, ImageDraw, ImageFont
+    band = Image.new('RGB', (width, height), (255, 255, 255))
+    return band, ImageDraw.Draw(band), ImageFont.load_default()
+
+
+def add_caption(picture, text):
+    """``picture`` (H, W, 3 uint8) with a white band on top holding ``text`` (e.g. the epoch and iteration)."""
+    band, draw, font = _text_band(picture.shape[1])
+    draw.text((3, 1), text, fill=(0, 0, 0), font=font)
+    return numpy.concatenate([numpy.asarray(band, dtype=numpy.uint8), picture])
+
+
+def add_column_labels(picture, labels, cell_width, pad=2):
+    """``picture`` with a band on top naming its columns, each label centred over its ``cell_width`` column
+    (the layout of :func:`image_grid`)."""
+    band, draw, font = _text_band(picture.shape[1])
+    for k, label in enumerate(labels):
+        left, _, right, _ = draw.textbbox((0, 0), label, font=font)
+        x = pad + k * (cell_width + pad) + (cell_width - (right - left)) // 2
+        draw.text((max(0, x), 1), label, fill=(0, 0, 0), font=font)
+    return numpy.concatenate([numpy.asarray(band, dtype=numpy.uint8), picture])
+
+
 def save_png(array, path):
     from PIL import Image
     directory = os.path.dirname(os.path.abspath(path))

@@ -131,7 +131,7 @@ def test_train_writes_outputs_and_resume_is_exact(tmp_path, extra):
                  'samples/epoch_0000.png', 'samples/epoch_0002.png'):
         assert os.path.isfile(os.path.join(a, name)), name
     with Image.open(os.path.join(a, 'samples', 'epoch_0001.png')) as im:
-        assert im.size == (2 * 66 + 2, 2 * 66 + 2)
+        assert im.size == (2 * 66 + 2, 14 + 2 * 66 + 2)  # a 14-pixel caption band with the epoch and iteration
     log = json.load(open(os.path.join(a, 'log')))
     assert len(log) == 2 and {'gen/loss', 'dis/loss'} <= set(log[0])
     train_anime.main(TINY + extra + ['--data-dir', data, '--out', b, '--resume', os.path.join(a, 'snapshot_iter_1')])
@@ -151,8 +151,20 @@ def test_analogy_writes_png_from_a_tiny_generator(tmp_path):
                         '--truncation', '1.5', '-o', str(tmp_path / 'an.png')])
     with Image.open(out) as im:
         w, h = im.size
-    cell = 64 + 2
-    assert w == 4 * cell + 2 and h == (6 * cell + 2) + 8 + (2 * cell + 2)
+        pixels = numpy.asarray(im.convert('L'))
+    cell, band = 64 + 2, 14
+    assert w == 4 * cell + 2 and h == band + (6 * cell + 2) + 8 + band + (2 * cell + 2)
+    # each block has a band of column labels with text in it (start/end; a, b, c, a - b + c)
+    second = band + 6 * cell + 2 + 8
+    for top in (0, second):
+        assert (pixels[top:top + band] < 128).sum() > 20
+    # the arithmetic block's four labels sit over their four columns
+    for k in range(4):
+        assert (pixels[second:second + band, 2 + k * cell:2 + (k + 1) * cell] < 128).any(), k
+    # sample grids carry their epoch and iteration in a caption band
+    with Image.open(os.path.join(run, 'samples', 'epoch_0001.png')) as im:
+        grid = numpy.asarray(im.convert('L'))
+    assert (grid[:band] < 128).sum() > 20 and (grid[band:band + 2] == 255).all()
 
 
 def run_cli(script, *args):
