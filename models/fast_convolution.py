@@ -80,17 +80,23 @@ def _grad_w(x, gy, ksize, stride, pad):
     return numpy.ascontiguousarray(g.transpose(0, 3, 1, 2))
 
 
-class _Conv(function_node.FunctionNode):
-    def __init__(self, stride, pad):
-        self.stride, self.pad = stride, pad
+class _Biased(function_node.FunctionNode):
+    """forward(x, W[, b]) = ``self.compute(x, W)`` + b per channel; x and W are kept for backward."""
 
     def forward(self, inputs):
         self.retain_inputs((0, 1))
-        x, W = inputs[:2]
-        y = _conv(x, W, self.stride, self.pad)
+        y = self.compute(*inputs[:2])
         if len(inputs) == 3:
             y += inputs[2].reshape(1, -1, 1, 1)
         return y,
+
+
+class _Conv(_Biased):
+    def __init__(self, stride, pad):
+        self.stride, self.pad = stride, pad
+
+    def compute(self, x, W):
+        return _conv(x, W, self.stride, self.pad)
 
     def backward(self, indexes, grad_outputs):
         x, W = self.get_retained_inputs()
@@ -105,17 +111,12 @@ class _Conv(function_node.FunctionNode):
         return out
 
 
-class _Deconv(function_node.FunctionNode):
+class _Deconv(_Biased):
     def __init__(self, stride, pad, outsize):
         self.stride, self.pad, self.outsize = stride, pad, outsize
 
-    def forward(self, inputs):
-        self.retain_inputs((0, 1))
-        x, W = inputs[:2]
-        y = _deconv(x, W, self.stride, self.pad, self.outsize)
-        if len(inputs) == 3:
-            y += inputs[2].reshape(1, -1, 1, 1)
-        return y,
+    def compute(self, x, W):
+        return _deconv(x, W, self.stride, self.pad, self.outsize)
 
     def backward(self, indexes, grad_outputs):
         x, W = self.get_retained_inputs()
