@@ -45,13 +45,26 @@ NETWORKS = {
 POST_RUN = dict(dataset='ring', std=0.2, radius=2.0, z_dim=256, z_dist='normal', g_hidden=(128, 128), beta1=0.5,
                 batch_size=100, epochs=200, iterations_per_epoch=500, plot_every=5, unroll_mode='first-order',
                 unroll_cache='params')  # the original cached parameters only
+# The PacGAN paper's synthetic setting (Lin et al. 2018, §5; their code's configs): G z 2 N(0, I) → 4 × 400
+# (Linear without bias → BN → ReLU) → 2; D 3 × 200 maxout (5 pieces) → 1; all weights N(0, 0.02); Adam 1e-4,
+# β1 0.8; batch 100 (packs); 400 epochs over 100,000 samples = 1,000 iterations each; the ALI code's
+# simultaneous updates; 2,500 samples for the metrics.  --pack m gives PacGAN-m.  Its data (PACGAN_DATA): ring of
+# 8 at radius 1, σ 0.01; grid 5 × 5 at {−4, …, 4}, σ 0.05.  Deviations: fresh samples every batch instead of a
+# fixed set of 100,000; G's BN statistics over the m · 100 fakes of a step (the code ran G once per pack slot).
+PACGAN_RUN = dict(dataset='ring', z_dim=2, z_dist='normal', g_hidden=(400,) * 4, g_batch_norm=True,
+                  d_hidden=(200,) * 3, d_activation='maxout', maxout_pieces=5, init='normal:0.02', input_scale=1.0,
+                  lr=1e-4, beta1=0.8, beta2=0.999, batch_size=100, epochs=400, iterations_per_epoch=1000, unroll=0,
+                  loss='gan', simultaneous=True, eval_samples=2500, plot_every=50)
+PACGAN_DATA = {'ring': dict(radius=1.0, std=0.01), 'grid': dict(radius=2.0, std=0.05)}
 PRESETS = dict(
     NETWORKS,
     **{'unrolled-post': dict(POST_RUN, loss='gan', unroll=5, **NETWORKS['unrolled']),
        'unrolled-post-plain': dict(POST_RUN, loss='gan', unroll=1, **NETWORKS['unrolled']),  # the post's K = 1
-       'lsgan-post': dict(POST_RUN, loss='lsgan', lsgan_abc='0,1,1', unroll=0, **NETWORKS['lsgan'])})
-KEY_SETTINGS = ('preset', 'dataset', 'std', 'original_std_bug', 'z_dim', 'loss', 'unroll', 'd_hidden', 'lr',
-                'batch_size', 'epochs', 'iterations_per_epoch')
+       'lsgan-post': dict(POST_RUN, loss='lsgan', lsgan_abc='0,1,1', unroll=0, **NETWORKS['lsgan']),
+       'pacgan': PACGAN_RUN})
+KEY_SETTINGS = ('preset', 'dataset', 'std', 'radius', 'original_std_bug', 'z_dim', 'loss', 'unroll', 'pack',
+                'simultaneous', 'g_batch_norm', 'd_hidden', 'd_activation', 'lr', 'beta1', 'batch_size', 'epochs',
+                'iterations_per_epoch')
 
 
 def parse_args(argv=None):
@@ -66,12 +79,18 @@ def parse_args(argv=None):
     a('--z-dist', choices=('normal', 'uniform'), default='normal')
     a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c (0,1,1 or -1,1,0)')
     a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
-      help="unrolled-post, unrolled-post-plain (K=1), lsgan-post: everything that post's run used (explicit flags "
-           "still win); unrolled, lsgan: networks and optimiser only; auto (default): the unrolled networks, or "
+      help="unrolled-post, unrolled-post-plain (K=1), lsgan-post, pacgan (the PacGAN paper's ring/grid setting; "
+           "add --pack 2 or 4 for PacGAN-m): everything that run used (explicit flags still win); unrolled, lsgan: networks and optimiser only; auto (default): the unrolled networks, or "
            "for --loss lsgan the LSGAN post's networks without unrolling")
     a('--d-hidden', type=cli.int_list, default=None, help='D hidden widths, e.g. 128 or 128,128 (preset)')
     a('--g-hidden', type=cli.int_list, default=(128, 128), help='G hidden widths (default 128,128)')
-    a('--d-activation', choices=('relu', 'leaky_relu', 'tanh'), default=None, help='(preset)')
+    a('--g-batch-norm', action='store_true', help='batch norm after every G hidden layer (PacGAN)')
+    a('--d-activation', choices=('relu', 'leaky_relu', 'tanh', 'maxout'), default=None, help='(preset)')
+    a('--maxout-pieces', type=cli.positive_int, default=5, help='pieces per maxout unit (default 5)')
+    a('--pack', type=cli.positive_int, default=1,
+      help='PacGAN packing m: D judges m samples concatenated; a batch is --batch-size packs (default 1)')
+    a('--simultaneous', action='store_true',
+      help="ALI/PacGAN code's update: D and G gradients at the same point, both step (no unrolling)")
     a('--init', default=None, help='weight init: he:0.8, normal:0.01, lecun, orthogonal (preset)')
     a('--lr', type=cli.positive_float, default=None, help='Adam learning rate for G and D (preset)')
     a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')
@@ -107,13 +126,15 @@ def parse_args(argv=None):
     else:
         values = PRESETS[args.preset]
     presets.apply(args, values, explicit)
+    if args.preset == 'pacgan':
+        presets.apply(args, PACGAN_DATA.get(args.dataset, {}), explicit)
     if args.std is None:
         args.std = DEFAULT_STD[args.dataset]
     try:
         args.lsgan_abc = parse_abc(args.lsgan_abc)
     except ValueError as e:
         p.error(str(e))
-    problem = options.validate(args) or distributed.validate(args)
+    problem = options.validate(args) or distributed.validate(args) or _validate(args)
     if problem:
         p.error(problem)
     if args.resume is not None and not os.path.isfile(args.resume):
@@ -125,6 +146,18 @@ def parse_args(argv=None):
     return args
 
 
+def _validate(args):
+    """A one-line reason for a combination this script cannot train, or None."""
+    if args.simultaneous and (args.unroll >= 2 or args.n_critic > 1 or
+                              (args.unroll >= 1 and args.unroll_mode == 'second-order')):
+        return '--simultaneous takes one D and one G step at the same point: not with --unroll >= 2 or --n-critic > 1'
+    if args.simultaneous and args.loss == 'began':
+        return '--simultaneous is not defined for --loss began (its own update rule)'
+    if args.pack > 1 and args.loss == 'began':
+        return '--pack needs a discriminator with one decision per pack, not the BEGAN autoencoder'
+    return None
+
+
 def build(args, device=None, comm=None):
     """Mixture, models, optimisers, iterator and updater for ``args`` (no output written); with a ChainerMN
     ``comm``, data-parallel (``ganlib.distributed``: this rank's slice of global batches of N·batch-size)."""
@@ -133,17 +166,18 @@ def build(args, device=None, comm=None):
     rng = numpy.random.RandomState(args.seed)
     input_scale = mixture.scale if args.input_scale == 'auto' else args.input_scale
     try:
-        gen = MLPGenerator(args.z_dim, args.g_hidden, 2, 'relu', args.init, args.z_dist, rng=rng)
+        gen = MLPGenerator(args.z_dim, args.g_hidden, 2, 'relu', args.init, args.z_dist, rng=rng,
+                           batch_norm=args.g_batch_norm)
         if args.loss == 'began':
             dis = MLPAutoencoder(2, args.d_hidden, 8, args.d_activation, args.init, input_scale, rng=rng)
         else:
             dis = MLPDiscriminator(2, args.d_hidden, args.d_activation, args.init, input_scale,
                                    (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
-                                   rng=rng)
+                                   rng=rng, maxout_pieces=args.maxout_pieces, pack=args.pack)
     except ValueError as e:
         raise cli.CleanExit(str(e))
     opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))
-    iterator = MixtureIterator(mixture, args.batch_size * distributed.size(comm), args.iterations_per_epoch,
+    iterator = MixtureIterator(mixture, args.batch_size * args.pack * distributed.size(comm), args.iterations_per_epoch,
                                seed=args.seed + 1, device=device)
     common = dict(unroll_k=args.unroll, unroll_mode=args.unroll_mode,
                   restore_optimizer_state=args.unroll_cache == 'full',
@@ -155,7 +189,7 @@ def build(args, device=None, comm=None):
                                **common)
     else:
         updater = GANUpdater(iterator, opt_gen, opt_dis, options.build_loss(args),
-                             gradient_penalty=args.gradient_penalty or 0.0, **common)
+                             gradient_penalty=args.gradient_penalty or 0.0, simultaneous=args.simultaneous, **common)
     return mixture, gen, dis, updater
 
 
@@ -185,7 +219,8 @@ def main(argv=None):
         if not args.quiet:
             extra = ['dis/k', 'dis/M'] if args.loss == 'began' else ['dis/gp'] if args.gradient_penalty else []
             trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +
-                                            ['eval/modes', 'eval/hq', 'eval/rev_kl', 'elapsed_time']))
+                                            ['eval/modes', 'eval/hq', 'eval/rev_kl', 'eval/balanced_hq',
+                                             'elapsed_time']))
             trainer.extend(run.progress(args.epochs * args.iterations_per_epoch, 50))
     start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, (1, 'epoch'), writer)
 
@@ -200,8 +235,9 @@ def main(argv=None):
     history = load_sample_history(args.out)
     chosen = pick_epochs([e for e, _ in history], max_panels=8)
     panels = [('epoch {}'.format(e), s) for e, s in history if e in chosen]
-    label = '{}{} K={} z={} σ={:g}{} lr={:g} D {}'.format(
-        '' if args.preset == 'auto' else args.preset + ': ', args.loss, args.unroll, args.z_dim, mixture.std,
+    label = '{}{} K={}{} z={} σ={:g}{} lr={:g} D {}'.format(
+        '' if args.preset == 'auto' else args.preset + ': ', args.loss, args.unroll,
+        ' pack={}'.format(args.pack) if args.pack > 1 else '', args.z_dim, mixture.std,
         ' (std bug)' if args.original_std_bug else '', args.lr, ','.join(map(str, args.d_hidden)))
     plot_kde_rows([(label, panels)], os.path.join(args.out, 'kde.png'), mixture.extent, mixture.means)
     result = dict(final, dataset=args.dataset, std=mixture.std, iterations=updater.iteration,
@@ -211,8 +247,8 @@ def main(argv=None):
     if truncated is not None:
         result['truncated'] = dict(truncated, threshold=args.truncation)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)
-    print('final: {modes}/{n_modes} modes, {hq:.1%} high quality, reverse KL {rev_kl:.3f}; '
-          'wall {wall:.1f}s; wrote {out}'.format(wall=wall, out=args.out, **final))
+    print('final: {modes}/{n_modes} modes, {hq:.1%} high quality, reverse KL {rev_kl:.3f} '
+          '(high-quality samples only {rev_kl_hq:.3f}), balanced high quality {balanced_hq:.1%}; wall {wall:.1f}s; wrote {out}'.format(wall=wall, out=args.out, **final))
     if truncated is not None:
         print('with truncation {}: {modes}/{n_modes} modes, {hq:.1%} high quality, reverse KL {rev_kl:.3f}'.format(
             args.truncation, **truncated))

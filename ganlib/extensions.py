@@ -24,9 +24,10 @@ def generate(gen, n, rng, batch_size=2500, truncation=None, dtype=numpy.float64)
 
 
 class MixtureEvaluator(training.Extension):
-    """Report modes captured, high-quality fraction and reverse KL (``ganlib.metrics``) of
-    ``n_samples`` generator samples drawn from a fixed latent seed, as ``eval/modes``, ``eval/hq``,
-    ``eval/rev_kl`` (LogReport puts them in the JSON log)."""
+    """Report modes captured, high-quality fraction, reverse KL (all samples and high-quality only) and the
+    balanced high-quality fraction (``ganlib.metrics``) of ``n_samples`` generator samples drawn from a fixed
+    latent seed, as ``eval/modes``, ``eval/hq``, ``eval/rev_kl``, ``eval/rev_kl_hq``, ``eval/balanced_hq``
+    (LogReport puts them in the JSON log)."""
     trigger = 1, 'epoch'
     priority = training.PRIORITY_WRITER
 
@@ -46,7 +47,7 @@ class MixtureEvaluator(training.Extension):
 
     def __call__(self, trainer):
         m = self.evaluate()
-        chainer.report({'eval/modes': m['modes'], 'eval/hq': m['hq'], 'eval/rev_kl': m['rev_kl']})
+        chainer.report({'eval/' + k: m[k] for k in ('modes', 'hq', 'rev_kl', 'rev_kl_hq', 'balanced_hq')})
 
 
 class SampleSaver(training.Extension):

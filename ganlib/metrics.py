@@ -6,6 +6,15 @@ Of N generated samples (2,500 in those papers):
 * reverse KL: every sample is assigned to its nearest mode, giving a histogram q over the K modes;
   KL(q ‖ p) = Σ_k q_k log(q_k / p_k) with p uniform (1/K) and 0 log 0 = 0.  0 means perfectly balanced,
   log K means everything in one mode.
+
+Two figures that do not credit a blob (issue 14):
+* ``rev_kl_hq``: the same KL over the histogram of the *high-quality* samples only — the PacGAN code's
+  definition (its ``MetricLogger`` counts a sample only within 3σ of its nearest mode; KL(q ‖ p) = log K − H(q)),
+  so PacGAN's Table 1 is compared with this one;
+* ``balanced_hq``: (1/K) Σ_k min(1, K · n_k / N), n_k the high-quality samples at mode k — each mode's share of
+  the N/K samples it should hold that are high quality.  1 iff every mode holds its full share of
+  high-quality samples; a blob that is mostly between the modes scores about its high-quality fraction, a
+  collapse onto one perfect mode scores 1/K.
 """
 import numpy
 
@@ -40,11 +49,17 @@ def mode_metrics(samples, means, std, threshold=3.0):
     finite = numpy.all(numpy.isfinite(samples), axis=1)
     idx, dist = nearest_modes(samples[finite], means)
     hq = dist <= threshold * std
-    counts = numpy.bincount(idx, minlength=len(means))
+    k = len(means)
+    counts = numpy.bincount(idx, minlength=k)
+    hq_counts = numpy.bincount(idx[hq], minlength=k)
+    worst = float(numpy.log(k))
     return {
-        'modes': int(len(numpy.unique(idx[hq]))),
-        'n_modes': int(len(means)),
+        'modes': int(numpy.count_nonzero(hq_counts)),
+        'n_modes': int(k),
         'hq': float(hq.sum()) / len(samples),
-        'rev_kl': reverse_kl_uniform(counts) if counts.sum() > 0 else float(numpy.log(len(means))),
+        'rev_kl': reverse_kl_uniform(counts) if counts.sum() > 0 else worst,
+        'rev_kl_hq': reverse_kl_uniform(hq_counts) if hq_counts.sum() > 0 else worst,
+        'balanced_hq': float(numpy.minimum(1.0, k * hq_counts / len(samples)).mean()),
         'counts': counts.tolist(),
+        'hq_counts': hq_counts.tolist(),
     }

@@ -44,7 +44,8 @@ def build_generator(kind, cfg):
         return SSLGenerator(cfg['z_dim'], cfg['g_hidden'])
     if kind == 'mog':
         from models import MLPGenerator
-        return MLPGenerator(cfg['z_dim'], cfg['g_hidden'], 2, 'relu', cfg['init'], cfg['z_dist'])
+        return MLPGenerator(cfg['z_dim'], cfg['g_hidden'], 2, 'relu', cfg['init'], cfg['z_dist'],
+                            batch_norm=cfg.get('g_batch_norm', False))
     from models.dcgan import DCGANGenerator
     return DCGANGenerator(cfg['z_dim'], cfg['size'], cfg['g_ch'], cfg['z_dist'], cfg['init'],
                           cfg.get('self_attention', False))

@@ -30,6 +30,10 @@ class GANUpdater(training.updaters.StandardUpdater):
     ``dis/gp``).  Optimizer hooks with a ``serialize(serializer, link)`` method (historical averaging)
     are saved with the updater.
 
+    ``simultaneous=True`` is the ALI/PacGAN code's rule instead (Dumoulin et al. 2017's ``ali_algorithm``):
+    one real batch, one fake batch G(z) with its graph, D's gradient of the D loss and G's gradient of the
+    G loss both taken at the current (θ_G, θ_D), then both optimisers step — no D step before G's.
+
     K = 0 and K = 1 are the plain GAN in first order.  ``unroll_mode='second-order'`` back-propagates G's
     gradient through the K ≥ 1 steps (Eq. 12; at K = 1 that term is what distinguishes it from the plain GAN)
     instead of caching/restoring; the reported ``dis/loss`` is the first look-ahead step's (no extra forward).  ``restore_optimizer_state=False``
@@ -42,7 +46,7 @@ class GANUpdater(training.updaters.StandardUpdater):
     def __init__(self, iterator, gen_optimizer, dis_optimizer, loss, unroll_k=0,
                  unroll_mode='first-order', restore_optimizer_state=True, feature_matching=False,
                  seed=0, iterations_per_epoch=None, n_critic=1, gradient_penalty=0.0, converter=None, device=None,
-                 shard=(0, 1)):
+                 shard=(0, 1), simultaneous=False):
         if int(unroll_k) != unroll_k or unroll_k < 0:
             raise ValueError('unroll K must be an integer >= 0, got {}'.format(unroll_k))
         if int(n_critic) != n_critic or n_critic < 1:
@@ -53,6 +57,9 @@ class GANUpdater(training.updaters.StandardUpdater):
             raise ValueError('gradient penalty weight must be >= 0, got {}'.format(gradient_penalty))
         if gradient_penalty > 0 and unroll_k >= 1 and unroll_mode == 'second-order':
             raise ValueError('the gradient penalty cannot be combined with second-order unrolling')
+        if simultaneous and (unroll_k >= 2 or n_critic > 1 or (unroll_k >= 1 and unroll_mode == 'second-order')):
+            raise ValueError('simultaneous updates take one D and one G step per iteration: not with unrolling '
+                             'or n_critic > 1')
         if unroll_mode not in UNROLL_MODES:
             raise ValueError('unknown unroll mode {!r} (choose {})'.format(unroll_mode, ', '.join(UNROLL_MODES)))
         kw = {'device': device}
@@ -63,6 +70,7 @@ class GANUpdater(training.updaters.StandardUpdater):
         self.unroll_k = int(unroll_k)
         self.unroll_mode = unroll_mode
         self.feature_matching = feature_matching
+        self.simultaneous = bool(simultaneous)
         self.iterations_per_epoch = iterations_per_epoch
         self.rng = RandomStream(seed)
         self.n_critic = int(n_critic)
@@ -158,6 +166,8 @@ class GANUpdater(training.updaters.StandardUpdater):
     def update_core(self):
         if self.unroll_k >= 1 and self.unroll_mode == 'second-order':  # Eq. 12 has a term from K = 1 on
             return self._update_second_order()
+        if self.simultaneous:
+            return self._update_simultaneous()
         gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
         gen, dis = gen_opt.target, dis_opt.target
         unrolled = self.unroll_k >= 2
@@ -177,6 +187,27 @@ class GANUpdater(training.updaters.StandardUpdater):
         dis.cleargrads()
         if unrolled:
             self.cache.restore()  # θ_D ← θ_D^(1)
+        reporter.report({'loss': g_loss}, gen)
+
+    def _update_simultaneous(self):
+        gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
+        gen, dis = gen_opt.target, dis_opt.target
+        x_real = self.next_real()
+        x_fake = gen(self.sample_z(self.batch_size(x_real)))
+        d_loss = self.d_loss(dis, x_real, x_fake.array)  # the same fakes, detached: D's gradient only
+        g_loss = self.g_loss(dis, x_fake, x_real)
+        for loss, link, opt in ((d_loss, dis, dis_opt), (g_loss, gen, gen_opt)):
+            params = [p for _, p in sorted(link.namedparams())]
+            grads = chainer.grad([loss], params)
+            for p, g in zip(params, grads):
+                p.grad = None if g is None else g.array
+        dis_opt.update()
+        gen_opt.update()
+        gen.cleargrads()
+        dis.cleargrads()
+        reporter.report({'loss': d_loss}, dis)
+        if self._last_gp is not None:
+            reporter.report({'gp': self._last_gp}, dis)
         reporter.report({'loss': g_loss}, gen)
 
     def _update_second_order(self):

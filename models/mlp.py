@@ -2,6 +2,8 @@
 
 Unrolled post: G z → 128 ReLU → 128 ReLU → 2; D 2 → 128 ReLU → 1 (inputs divided by 2),
 HeNormal(0.8).  LSGAN post: D 2 → 128 LeakyReLU(0.2) → 128 LeakyReLU(0.2) → 1, Normal(0.01).
+PacGAN (Lin et al. 2018, §5 and their code): G z 2 → 4 × [400 Linear (no bias) → BN → ReLU] → 2;
+D 3 × 200 maxout with 5 pieces → 1, seeing ``pack`` samples concatenated; Normal(0.02).
 """
 import ganlib.compat  # noqa: F401
 
@@ -11,6 +13,7 @@ import chainer.links as L
 import numpy
 
 from models.initializers import make_initializer
+from models.maxout import maxout
 from models.minibatch_discrimination import MinibatchDiscrimination
 
 ACTIVATIONS = {
@@ -28,9 +31,9 @@ def _activation(name):
         raise ValueError('unknown activation {!r} (choose {})'.format(name, ', '.join(sorted(ACTIVATIONS))))
 
 
-def linear_stack(sizes, init, rng):
+def linear_stack(sizes, init, rng, nobias=False):
     """ChainList of Linear(sizes[i] → sizes[i+1]) with initialiser ``init`` drawn from ``rng``."""
-    return chainer.ChainList(*[L.Linear(a, b, initialW=make_initializer(init, rng))
+    return chainer.ChainList(*[L.Linear(a, b, nobias=nobias, initialW=make_initializer(init, rng))
                                for a, b in zip(sizes[:-1], sizes[1:])])
 
 
@@ -65,8 +68,11 @@ def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32, truncat
 class MLPGenerator(chainer.Chain):
     """G: z → [Linear → act] × len(hidden) → Linear(out_dim)."""
 
+    # Blocks' BatchNormalization (the PacGAN code): ε 1e-4, population statistics 0.95 · old + 0.05 · batch.
+    BN_EPS, BN_DECAY = 1e-4, 0.95
+
     def __init__(self, z_dim=256, hidden=(128, 128), out_dim=2, activation='relu',
-                 init='he:0.8', z_distribution='normal', rng=None):
+                 init='he:0.8', z_distribution='normal', rng=None, batch_norm=False):
         super().__init__()
         if z_dim <= 0:
             raise ValueError('z_dim must be positive, got {}'.format(z_dim))
@@ -75,7 +81,9 @@ class MLPGenerator(chainer.Chain):
         self.act = _activation(activation)
         sizes = [z_dim] + list(hidden)
         with self.init_scope():
-            self.hidden = linear_stack(sizes, init, rng)
+            self.hidden = linear_stack(sizes, init, rng, nobias=batch_norm)  # BN's β is the bias
+            self.norms = chainer.ChainList(*[L.BatchNormalization(n, decay=self.BN_DECAY, eps=self.BN_EPS)
+                                             for n in hidden]) if batch_norm else None
             self.out = L.Linear(sizes[-1], out_dim, initialW=make_initializer(init, rng))
 
     def make_hidden(self, n, rng, truncation=None):
@@ -84,34 +92,54 @@ class MLPGenerator(chainer.Chain):
 
     def forward(self, z):
         h = z
-        for layer in self.hidden:
-            h = self.act(layer(h))
+        for i, layer in enumerate(self.hidden):
+            h = layer(h)
+            if self.norms is not None:
+                h = self.norms[i](h)
+            h = self.act(h)
         return self.out(h)
 
 
 class MLPDiscriminator(chainer.Chain):
     """D: x / input_scale → [Linear → act] × len(hidden) → (minibatch discrimination) → Linear(1).
 
-    ``forward`` returns the logits y ∈ R^N; ``forward(x, return_features=True)`` also returns the
+    ``forward`` returns the logits y ∈ R^(N/pack); ``forward(x, return_features=True)`` also returns the
     last hidden layer (before minibatch discrimination), the features matched by feature matching.
     ``minibatch_discrimination``: ``None`` or ``(B, C)`` (Salimans et al. §3.2).
+    ``activation='maxout'``: each hidden layer is a maxout unit (Goodfellow et al. 2013) — Linear to
+    width · ``maxout_pieces``, then the maximum over each unit's pieces (``models.maxout``).
+    ``pack`` = m: PacGAN (Lin et al. 2018, §3): D judges m samples at once, rows i·m … i·m + m − 1 of x
+    concatenated into one input of m · in_dim (so a batch of N samples gives N/m decisions).
     """
 
     def __init__(self, in_dim=2, hidden=(128,), activation='relu', init='he:0.8',
-                 input_scale=1.0, minibatch_discrimination=None, rng=None):
+                 input_scale=1.0, minibatch_discrimination=None, rng=None, maxout_pieces=5, pack=1):
         super().__init__()
         if input_scale <= 0:
             raise ValueError('input_scale must be positive')
+        if int(pack) != pack or pack < 1:
+            raise ValueError('pack must be an integer >= 1, got {}'.format(pack))
         self.input_scale = float(input_scale)
-        self.act = _activation(activation)
-        sizes = [in_dim] + list(hidden)
+        self.pack = int(pack)
+        self.in_dim = in_dim
+        self.pieces = int(maxout_pieces) if activation == 'maxout' else 1
+        if self.pieces < 1:
+            raise ValueError('maxout needs at least 1 piece, got {}'.format(maxout_pieces))
+        self.act = (lambda h: maxout(h, self.pieces)) if activation == 'maxout' else _activation(activation)
+        sizes = [in_dim * self.pack] + list(hidden)
         with self.init_scope():
-            self.hidden = linear_stack(sizes, init, rng)
+            self.hidden = chainer.ChainList(*[L.Linear(a, b * self.pieces, initialW=make_initializer(init, rng))
+                                              for a, b in zip(sizes[:-1], sizes[1:])])
             self.md, width = minibatch_head(sizes[-1], minibatch_discrimination, init, rng)
             self.out = L.Linear(width, 1, initialW=make_initializer(init, rng))
 
     def forward(self, x, return_features=False):
         h = x / self.input_scale if self.input_scale != 1.0 else x
+        if self.pack > 1:
+            if len(h) % self.pack:
+                raise ValueError('a packed D (pack {}) needs a batch divisible by it, got {}'.format(
+                    self.pack, len(h)))
+            h = F.reshape(h, (len(h) // self.pack, self.pack * self.in_dim))
         for layer in self.hidden:
             h = self.act(layer(h))
         features = h

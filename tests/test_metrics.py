@@ -53,3 +53,27 @@ def test_bad_shapes():
         mode_metrics(numpy.zeros((3, 3)), ring().means, 0.1)
     with pytest.raises(ValueError):
         mode_metrics(numpy.zeros((0, 2)), ring().means, 0.1)
+
+
+def test_the_high_quality_figures_on_a_blob_and_on_a_collapse():
+    """A blob spread over the ring's disc is credited with most modes but scores low on ``balanced_hq``;
+    ``rev_kl_hq`` is the KL of the high-quality histogram alone (hand-counted here)."""
+    mix = ring(std=0.02)
+    rng = numpy.random.RandomState(0)
+    blob = rng.uniform(-2.0, 2.0, (2500, 2))
+    m = mode_metrics(blob, mix.means, mix.std)
+    assert m['modes'] >= 5 and m['hq'] < 0.02
+    assert m['balanced_hq'] == pytest.approx(numpy.mean(numpy.minimum(1, 8 * numpy.array(m['hq_counts']) / 2500)))
+    assert m['balanced_hq'] < 0.02
+    # 3 high-quality points at mode 0, 1 at mode 1, 4 far from every mode (nearest mode 2)
+    pts = numpy.concatenate([numpy.repeat(mix.means[:1], 3, 0), mix.means[1:2], numpy.repeat(mix.means[2:3] * 0.5, 4, 0)])
+    m = mode_metrics(pts, mix.means, mix.std)
+    assert m['hq_counts'] == [3, 1, 0, 0, 0, 0, 0, 0] and m['counts'] == [3, 1, 4, 0, 0, 0, 0, 0]
+    q = numpy.array([0.75, 0.25])
+    assert m['rev_kl_hq'] == pytest.approx(float(numpy.sum(q * numpy.log(q * 8))))
+    # balanced: mode 0 holds 3 of the 1 expected (capped at 1), mode 1 holds 1 of 1 → (1 + 1) / 8
+    assert m['balanced_hq'] == pytest.approx(2 / 8)
+    collapse = mode_metrics(numpy.tile(mix.means[3], (80, 1)), mix.means, mix.std)
+    assert collapse['balanced_hq'] == pytest.approx(1 / 8) and collapse['rev_kl_hq'] == pytest.approx(numpy.log(8))
+    perfect = mode_metrics(numpy.repeat(mix.means, 10, axis=0), mix.means, mix.std)
+    assert perfect['balanced_hq'] == 1.0 and perfect['rev_kl_hq'] == pytest.approx(0.0, abs=1e-12)
