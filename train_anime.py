@@ -26,10 +26,10 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli, distributed, options, presets, run
-from ganlib.images import ImageFolderDataset, ImageFolderError, add_caption, image_grid, save_png
+from ganlib.extensions import SampleGrid
+from ganlib.images import ImageFolderDataset, ImageFolderError
 from ganlib.losses import parse_abc
 from ganlib.mnist import IDXError, load_mnist
-from ganlib.rng import RandomStream
 from ganlib.stacked_mnist import StackedMNIST
 from ganlib.updaters import UNROLL_MODES, GANUpdater
 from models.dcgan import ACTIVATIONS, NORMALIZATIONS, DCGANDiscriminator, DCGANGenerator
@@ -180,32 +180,6 @@ def build(args, dataset, device, comm=None):
                          gradient_penalty=args.gradient_penalty or 0.0, device=device,
                          shard=distributed.shard(comm))
     return gen, dis, updater
-
-
-class SampleGrid(training.Extension):
-    """``samples/epoch_XXXX.png``: G on the same latents (test mode) at the trigger and before training."""
-    priority = training.PRIORITY_READER
-
-    def __init__(self, gen, out_dir, n_side=8, seed=0, truncation=None):
-        self.gen, self.n_side = gen, n_side
-        self.dir = os.path.join(out_dir, 'samples')
-        z = gen.make_hidden(n_side * n_side, RandomStream(seed), truncation=truncation)
-        self.z = chainer.backend.CpuDevice().send(z)
-
-    def save(self, epoch, iteration=0):
-        with chainer.no_backprop_mode(), chainer.using_config('train', False):
-            x = self.gen(self.gen.xp.asarray(self.z))
-        path = os.path.join(self.dir, 'epoch_{:04d}.png'.format(epoch))
-        grid = image_grid(chainer.backend.CpuDevice().send(x.array), self.n_side)
-        save_png(add_caption(grid, 'epoch {}, iteration {}'.format(epoch, iteration)), path)
-        return path
-
-    def initialize(self, trainer):
-        if trainer.updater.iteration == 0:
-            self.save(0, 0)
-
-    def __call__(self, trainer):
-        self.save(trainer.updater.epoch, trainer.updater.iteration)
 
 
 def main(argv=None):

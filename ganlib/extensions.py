@@ -77,3 +77,38 @@ class SampleSaver(training.Extension):
 def sample_epochs(n_epochs, every=5):
     """The posts' figure schedule: epochs 1 and every ``every`` (epoch 0 is saved before training)."""
     return sorted({1, n_epochs} | set(range(every, n_epochs + 1, every)) - {0})
+
+
+class SampleGrid(training.Extension):
+    """``samples/epoch_XXXX.png``: G on the same latents (test mode) at the trigger and before training, captioned
+    with the epoch and iteration.  Images smaller than ``size`` (a growing generator's) are enlarged by pixel
+    repetition so every grid of a run has the same layout."""
+    priority = training.PRIORITY_READER
+
+    def __init__(self, gen, out_dir, n_side=8, seed=0, truncation=None, size=None):
+        self.gen, self.n_side, self.size = gen, n_side, size
+        self.dir = os.path.join(out_dir, 'samples')
+        z = gen.make_hidden(n_side * n_side, RandomStream(seed), truncation=truncation)
+        self.z = chainer.backend.CpuDevice().send(z)
+
+    def picture(self, caption):
+        from ganlib.images import add_caption, image_grid
+        with chainer.no_backprop_mode(), chainer.using_config('train', False):
+            x = chainer.backend.CpuDevice().send(self.gen(self.gen.xp.asarray(self.z)).array)
+        if self.size is not None and x.shape[-1] < self.size:
+            k = self.size // x.shape[-1]
+            x = x.repeat(k, axis=2).repeat(k, axis=3)
+        return add_caption(image_grid(x, self.n_side), caption)
+
+    def save(self, epoch, iteration=0, name=None, caption=None):
+        from ganlib.images import save_png
+        path = os.path.join(self.dir, (name or 'epoch_{:04d}'.format(epoch)) + '.png')
+        save_png(self.picture(caption or 'epoch {}, iteration {}'.format(epoch, iteration)), path)
+        return path
+
+    def initialize(self, trainer):
+        if trainer.updater.iteration == 0:
+            self.save(0, 0)
+
+    def __call__(self, trainer):
+        self.save(trainer.updater.epoch, trainer.updater.iteration)

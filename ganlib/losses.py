@@ -82,18 +82,24 @@ def feature_matching_loss(h_real, h_fake):
 class WassersteinLoss(object):
     """Arjovsky et al. 2017, "Wasserstein GAN", Eq. 3 / Algorithm 1: the critic maximises
     E[f(x)] − E[f(G(z))], i.e. L_D = E[y_fake] − E[y_real], and L_G = −E[y_fake].
-    Needs a Lipschitz constraint: weight clipping (WGAN) or the gradient penalty (WGAN-GP)."""
+    Needs a Lipschitz constraint: weight clipping (WGAN) or the gradient penalty (WGAN-GP).
+    ``drift`` ε adds PGGAN's ε E[D(x)²] over the real batch to L_D (Karras et al. 2018, App. A.1: 0.001),
+    which keeps the critic's output near zero."""
     name = 'wgan'
     requires_sigmoid_output = False
 
+    def __init__(self, drift=0.0):
+        self.drift = float(drift)
+
     def d_loss(self, y_real, y_fake):
-        return F.mean(y_fake) - F.mean(y_real)
+        loss = F.mean(y_fake) - F.mean(y_real)
+        return loss + self.drift * F.mean(F.square(y_real)) if self.drift else loss
 
     def g_loss(self, y_fake):
         return -F.mean(y_fake)
 
     def __repr__(self):
-        return 'WassersteinLoss()'
+        return 'WassersteinLoss(drift={})'.format(self.drift)
 
 
 class HingeLoss(object):

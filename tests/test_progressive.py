@@ -1,0 +1,188 @@
+"""Progressive growing (Karras et al. 2018): the layers against numpy references, the fade-in, the schedule,
+and train_progressive.py end to end with an exact resume in the middle of a fade-in."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import chainer
+import numpy
+import pytest
+from chainer import gradient_check
+from PIL import Image
+
+import train_progressive
+from ganlib.losses import WassersteinLoss
+from ganlib.progressive import n_phases, schedule
+from models.progressive import (EqualizedConv2D, EqualizedLinear, ProgressiveDiscriminator, ProgressiveGenerator,
+                                downsample, minibatch_stddev, pixel_norm, upsample)
+from tests.conftest import ROOT
+from tests.test_mnist_ssl import make_tiny_mnist
+
+
+def test_equalized_linear_uses_the_he_scaled_weight_and_scales_its_gradient():
+    link = EqualizedLinear(6, 3, rng=numpy.random.RandomState(0))
+    c = math.sqrt(2.0) / math.sqrt(6)
+    assert abs(float(link.W.array.std()) - 1.0) < 0.5  # stored N(0, 1)
+    x = numpy.random.RandomState(1).randn(4, 6).astype(numpy.float32)
+    numpy.testing.assert_allclose(link(x).array, x @ (c * link.W.array).T + link.b.array, rtol=1e-5, atol=1e-6)
+    link.cleargrads()
+    y = link(x)
+    y.grad = numpy.ones_like(y.array)
+    y.backward()
+    # d/dW of Σ y = c · Σ_n x_n: the stored weight's gradient is the effective weight's times c
+    numpy.testing.assert_allclose(link.W.grad, c * numpy.tile(x.sum(axis=0), (3, 1)), rtol=1e-5)
+
+
+def test_equalized_conv_matches_a_numpy_convolution_with_the_scaled_weight():
+    rng = numpy.random.RandomState(2)
+    link = EqualizedConv2D(2, 3, 3, rng=rng)
+    c = math.sqrt(2.0) / math.sqrt(2 * 9)
+    x = rng.randn(2, 2, 5, 5).astype(numpy.float32)
+    xp = numpy.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    W = c * link.W.array
+    expect = numpy.zeros((2, 3, 5, 5), numpy.float64)
+    for i in range(5):
+        for j in range(5):
+            expect[:, :, i, j] = numpy.einsum('nckl,ockl->no', xp[:, :, i:i + 3, j:j + 3], W)
+    numpy.testing.assert_allclose(link(x).array, expect + link.b.array[None, :, None, None], rtol=1e-4, atol=1e-5)
+    gradient_check.check_backward(link, x.astype(numpy.float32), rng.randn(2, 3, 5, 5).astype(numpy.float32),
+                                  (link.W, link.b), eps=1e-2, atol=1e-2, rtol=1e-2)
+
+
+def test_pixel_norm_against_numpy_and_its_gradient():
+    rng = numpy.random.RandomState(3)
+    x = rng.randn(2, 5, 3, 3)
+    expect = x / numpy.sqrt((x ** 2).mean(axis=1, keepdims=True) + 1e-8)
+    numpy.testing.assert_allclose(pixel_norm(x).array, expect, rtol=1e-10)
+    gradient_check.check_backward(pixel_norm, x, rng.randn(*x.shape), atol=1e-6, rtol=1e-6)
+
+
+def test_minibatch_stddev_against_numpy_and_its_gradient():
+    rng = numpy.random.RandomState(4)
+    x = rng.randn(6, 3, 2, 2)
+    out = minibatch_stddev(x, group_size=2).array
+    assert out.shape == (6, 4, 2, 2)
+    numpy.testing.assert_array_equal(out[:, :3], x)
+    m = 3  # groups {0, 3}, {1, 4}, {2, 5}
+    for n in range(6):
+        members = x[[n % m, n % m + m]]
+        value = numpy.sqrt(members.var(axis=0) + 1e-8).mean()
+        numpy.testing.assert_allclose(out[n, 3], numpy.full((2, 2), value), rtol=1e-10)
+    gradient_check.check_backward(lambda v: minibatch_stddev(v, 2), x, rng.randn(6, 4, 2, 2), atol=1e-6, rtol=1e-6)
+    assert minibatch_stddev(x[:3], group_size=4).shape == (3, 4, 2, 2)  # the group is capped at the batch
+    with pytest.raises(ValueError, match='multiple'):
+        minibatch_stddev(x[:5], group_size=2)
+
+
+def test_up_and_down_sampling():
+    x = numpy.arange(8, dtype=numpy.float32).reshape(1, 2, 2, 2)
+    up = upsample(x).array
+    numpy.testing.assert_array_equal(up[0, 0], [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
+    numpy.testing.assert_array_equal(downsample(up).array, x)
+
+
+def _nets(size=16, ch=8):
+    gen = ProgressiveGenerator(4, size, 1, ch, rng=numpy.random.RandomState(5))
+    dis = ProgressiveDiscriminator(size, 1, ch, rng=numpy.random.RandomState(6))
+    return gen, dis
+
+
+def test_generator_fade_in_is_the_exact_blend_of_the_old_and_new_outputs():
+    gen, _ = _nets()
+    z = gen.make_hidden(4, 0)
+    alpha = 0.3
+    with chainer.using_config('train', False):
+        gen.set_stage(2, alpha)
+        blended = gen(z).array
+        h1 = gen.blocks[0](gen.base(z))                     # 8 × 8 features
+        old = upsample(gen.to_rgb[1](h1)).array             # stage 1's image, enlarged
+        new = gen.to_rgb[2](gen.blocks[1](h1)).array        # stage 2's image
+    numpy.testing.assert_array_equal(blended, ((1 - alpha) * old + alpha * new).astype(numpy.float32))
+    gen.set_stage(2, 1.0)
+    numpy.testing.assert_array_equal(gen(z).array, new)
+    with pytest.raises(ValueError):
+        gen.set_stage(3, 1.0)
+
+
+def test_discriminator_fade_in_blends_the_new_block_with_the_pooled_input_path():
+    _, dis = _nets()
+    x = numpy.random.RandomState(7).randn(4, 1, 16, 16).astype(numpy.float32)
+    dis.set_stage(2, 0.6)
+    lrelu = lambda h: chainer.functions.leaky_relu(h, 0.2)  # noqa: E731
+    new = dis.blocks[1](lrelu(dis.from_rgb[2](x)))
+    skip = lrelu(dis.from_rgb[1](downsample(x)))
+    h = dis.blocks[0](0.4 * skip + 0.6 * new)
+    h = lrelu(dis.conv(minibatch_stddev(h, 4)))
+    expect = dis.out(lrelu(dis.dense(h.reshape(4, -1)))).array.ravel()
+    numpy.testing.assert_allclose(dis(x).array, expect, rtol=1e-5, atol=1e-6)
+    for stage in range(3):  # every resolution is accepted at its stage
+        dis.set_stage(stage, 1.0)
+        assert dis(x[:, :, ::2 ** (2 - stage), ::2 ** (2 - stage)]).shape == (4,)
+
+
+def test_schedule_phases_and_alpha():
+    # phases of 100 images, stages 0..2: stage 0 stable, then fade/stable for stages 1 and 2
+    assert schedule(0, 100, 2) == (0, 1.0, 0) and schedule(99, 100, 2) == (0, 1.0, 0)
+    assert schedule(100, 100, 2) == (1, 0.0, 1)
+    stage, alpha, phase = schedule(125, 100, 2)
+    assert (stage, phase) == (1, 1) and alpha == pytest.approx(0.25)
+    assert schedule(200, 100, 2) == (1, 1.0, 2)
+    assert schedule(350, 100, 2)[:2] == (2, pytest.approx(0.5))
+    assert schedule(450, 100, 2) == (2, 1.0, 4) and schedule(10 ** 6, 100, 2) == (2, 1.0, 4)
+    assert n_phases(2) == 5
+
+
+def test_drift_term_adds_epsilon_times_the_mean_squared_real_output():
+    y_real, y_fake = numpy.array([1.0, -3.0]), numpy.array([0.5, 0.5])
+    plain = WassersteinLoss().d_loss(y_real, y_fake).array
+    drift = WassersteinLoss(drift=0.001).d_loss(y_real, y_fake).array
+    assert plain == pytest.approx(0.5 - (-1.0)) and drift - plain == pytest.approx(0.001 * (1 + 9) / 2)
+
+
+TINY = ['--size', '16', '--ch', '8', '--z-dim', '8', '--phase-images', '24', '--batch-size', '8', '--max-images',
+        '64', '--snapshot-every', '1', '--log-every', '2', '--grid', '3', '--score-samples', '0', '--quiet']
+
+
+def test_train_progressive_writes_phase_grids_and_resumes_exactly_mid_fade(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    result = train_progressive.main(TINY + ['--data-dir', data, '--out', a])
+    # 5 phases × 24 images / 8 per batch = 15 iterations; stage 2 (16 px) at the end
+    assert result['iterations'] == 15 and result['final_stage'] == 2 and result['final_alpha'] == 1.0
+    assert [p['phase'] for p in result['phases']] == [0, 1, 2, 3, 4]
+    assert [p['resolution'] for p in result['phases']] == [4, 8, 8, 16, 16]
+    for name in ('args.json', 'log', 'metrics.json', 'samples/epoch_0000.png', 'samples/phase_0_4px.png',
+                 'samples/phase_3_16px.png', 'snapshot_iter_15'):
+        assert os.path.isfile(os.path.join(a, name)), name
+    with Image.open(os.path.join(a, 'samples', 'phase_0_4px.png')) as im:  # 4 px grids enlarged to 16 px
+        assert im.size == (3 * 18 + 2, 14 + 3 * 18 + 2)
+    log = json.load(open(os.path.join(a, 'log')))
+    assert {'stage', 'alpha', 'dis/gp'} <= set(log[0])
+    # iteration 5 ends with 40 images shown: stage 1 fading in (alpha 16/24)
+    train_progressive.main(TINY + ['--data-dir', data, '--out', b, '--resume', os.path.join(a, 'snapshot_iter_5')])
+    full, resumed = numpy.load(os.path.join(a, 'snapshot_iter_15')), numpy.load(os.path.join(b, 'snapshot_iter_15'))
+    keys = [k for k in full.files if k.startswith('updater/')]
+    assert any('to_rgb' in k for k in keys)
+    for k in keys:
+        numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+    assert json.load(open(os.path.join(b, 'metrics.json')))['phases'] == result['phases']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--size', '24'], 'power of two'),
+    (['--batch-size', '6'], 'multiple of --group-size'),
+    (['--phase-images', '0'], 'positive integer'),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_progressive.py'), '--data-dir', str(tmp_path)] +
+                          argv + ['--out', str(tmp_path / 'x')], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and 'Traceback' not in proc.stderr
+    assert not os.path.exists(tmp_path / 'x')
+
+
+def test_missing_mnist_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_progressive.py'), '--data-dir',
+                           str(tmp_path / 'none'), '--out', str(tmp_path / 'x')], capture_output=True, text=True)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,261 @@
+#!/usr/bin/env python
+"""Progressive growing of GANs (PGGAN, Karras et al. 2018) on MNIST or a folder of images.
+
+The networks grow 4 × 4 → 8 × 8 → … → --size: each new resolution fades in over --phase-images real images
+(α rising linearly), then trains at that resolution for as many images.  The paper's parts: equalised learning
+rate, pixelwise feature normalisation in G, minibatch standard deviation in D, WGAN-GP (λ 10) with the ε-drift
+term (0.001), Adam(lr 1e-3, β1 0, β2 0.99), batch 16.  Sizes are scaled for a CPU (--ch 64 feature maps, z 128;
+the paper: 512 and 512).
+
+Writes, under --out:
+  args.json, log (LogReport JSON, with stage and alpha), loss.png, metrics.json (wall time, per-phase scores)
+  samples/epoch_XXXX.png           a grid from fixed latents every --sample-every epochs (enlarged to --size)
+  samples/phase_K_RESpx.png        the grid at the end of every phase (K = 0, 1, …; fade-in phases are odd)
+  snapshot_iter_N, gen_iter_N.npz  trainer snapshots for --resume (exact, also in the middle of a fade-in)
+With --dataset mnist the end of every phase is also scored with the repository's MNIST classifier (FID in its
+feature space, Inception-style score, classes captured; --score-samples, 0 to skip).
+
+  python train_progressive.py --data-dir MNIST_DIR --out result/pggan_mnist
+  python train_progressive.py --data-dir faces/ --dataset folder --size 64 --device @cupy:0 --ch 256
+"""
+import os
+import sys
+import time
+
+import ganlib.compat  # noqa: F401  (before chainer)
+
+import chainer
+import numpy
+from chainer import training
+from chainer.training import extensions
+
+from ganlib import cli, run
+from ganlib.extensions import SampleGrid
+from ganlib.losses import WassersteinLoss
+from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
+from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
+
+KEY_SETTINGS = ('dataset', 'size', 'generator', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
+                'gradient_penalty', 'drift')
+
+
+def power_of_two_size(text):
+    value = cli.positive_int(text)
+    if value < 8 or value & (value - 1):
+        raise cli.argparse.ArgumentTypeError('expected a power of two >= 8 (8, 16, 32, 64, …), got {}'.format(value))
+    return value
+
+
+def parse_args(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='train_progressive.py')
+    a = p.add_argument
+    a('--data-dir', required=True, help='the MNIST IDX folder (--dataset mnist) or a folder of PNG/JPEG images')
+    a('--dataset', choices=('mnist', 'folder'), default='mnist',
+      help='mnist: the training digits padded to 32 x 32, one channel (default); folder: RGB images')
+    a('--size', type=power_of_two_size, default=32, help='final resolution (default 32)')
+    a('--max-images', type=cli.positive_int, default=None, help='use the first N images only')
+    a('--z-dim', type=cli.positive_int, default=128, help='latent size (default 128; the paper 512)')
+    a('--ch', type=cli.positive_int, default=64, help='feature maps up to 32 x 32, halved above (default 64)')
+    a('--group-size', type=cli.positive_int, default=4, help='minibatch stddev group size (default 4)')
+    a('--phase-images', type=cli.positive_int, default=20000,
+      help='real images per fade-in and per stabilisation phase (default 20,000; the paper 600,000)')
+    a('--images', type=cli.positive_int, default=None,
+      help='real images to train on in all (default: until the last resolution has faded in and stabilised)')
+    a('--batch-size', type=cli.positive_int, default=16, help='(the paper: 16)')
+    a('--lr', type=cli.positive_float, default=1e-3, help='Adam learning rate (the paper: 1e-3)')
+    a('--beta1', type=cli.adam_beta, default=0.0, help='(the paper: 0)')
+    a('--beta2', type=cli.adam_beta, default=0.99, help='(the paper: 0.99)')
+    a('--gradient-penalty', type=cli.positive_float, default=10.0, help='WGAN-GP lambda (default 10)')
+    a('--drift', type=cli.nonnegative_float, default=0.001, help='epsilon of the drift term (default 0.001)')
+    a('--n-critic', type=cli.positive_int, default=1, help='D steps per G step (the paper: 1)')
+    a('--grid', type=cli.positive_int, default=8, help='sample grids are N x N (default 8)')
+    a('--sample-every', type=cli.positive_int, default=1, help='epoch grid every N epochs')
+    a('--snapshot-every', type=cli.positive_int, default=500, help='snapshot every N iterations (default 500)')
+    a('--log-every', type=cli.positive_int, default=50, help='log/print every N iterations')
+    a('--score-samples', type=cli.nonnegative_int, default=2000,
+      help='MNIST: samples scored with the classifier at the end of every phase (default 2,000; 0: none)')
+    a('--classifier-cache', default=None, help='where the MNIST classifier is cached (default: evaluate.py\'s)')
+    a('--resume', default=None, help='trainer snapshot to resume from (same flags)')
+    a('--out', default='result/progressive')
+    a('--seed', type=cli.nonnegative_int, default=0)
+    a('--device', default='cpu', help='cpu or @cupy:N')
+    a('--quiet', action='store_true')
+    args = p.parse_args(argv)
+    args.generator = 'pggan'
+    top = n_stages(args.size) - 1
+    if args.images is None:
+        args.images = n_phases(top) * args.phase_images
+    if args.batch_size % min(args.group_size, args.batch_size):
+        p.error('--batch-size {} is not a multiple of --group-size {}'.format(args.batch_size, args.group_size))
+    if args.resume is not None and not os.path.isfile(args.resume):
+        p.error('--resume: no such snapshot file: {}'.format(args.resume))
+    try:
+        run.check_out(args.out)
+    except cli.CleanExit as e:
+        p.error(str(e))
+    return args
+
+
+def load_images(args):
+    """(N, C, size, size) float32 in [−1, 1]: MNIST digits padded with background to 32 × 32 and pooled or
+    enlarged to --size, or the images of a folder."""
+    if args.dataset == 'folder':
+        from ganlib.images import ImageFolderDataset, ImageFolderError
+        try:
+            data = ImageFolderDataset(args.data_dir, args.size, args.max_images)
+        except ImageFolderError as e:
+            raise cli.CleanExit(str(e))
+        return numpy.stack([data.get_example(i) for i in range(len(data))])
+    from ganlib.mnist import IDXError, load_mnist, to_unit_range
+    try:
+        (x, _), _ = load_mnist(args.data_dir)
+    except (IDXError, ValueError) as e:
+        raise cli.CleanExit(str(e))
+    return mnist_at(to_unit_range(x[:args.max_images]), args.size)
+
+
+def mnist_at(x, size):
+    """Digits (N, 784) in [−1, 1] → (N, 1, size, size): padded with −1 to 32 × 32, then 2×2-averaged down or
+    pixel-repeated up to ``size``."""
+    x = numpy.pad(numpy.asarray(x, numpy.float32).reshape(-1, 1, 28, 28), ((0, 0), (0, 0), (2, 2), (2, 2)),
+                  constant_values=-1.0)
+    while x.shape[-1] > size:
+        n, c, h, w = x.shape
+        x = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+    if x.shape[-1] < size:
+        k = size // x.shape[-1]
+        x = x.repeat(k, axis=2).repeat(k, axis=3)
+    return numpy.ascontiguousarray(x, dtype=numpy.float32)
+
+
+def to_digits(images):
+    """Generated (N, 1, s, s) images → (N, 28, 28) digits for the classifier: brought to 32 × 32 and the
+    2-pixel border dropped."""
+    x = numpy.asarray(images, numpy.float32)
+    while x.shape[-1] < 32:
+        x = x.repeat(2, axis=2).repeat(2, axis=3)
+    while x.shape[-1] > 32:
+        n, c, h, w = x.shape
+        x = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+    return x[:, 0, 2:30, 2:30]
+
+
+def build(args, images, device):
+    rng = numpy.random.RandomState(args.seed)
+    gen = ProgressiveGenerator(args.z_dim, args.size, images.shape[1], args.ch, rng=rng)
+    dis = ProgressiveDiscriminator(args.size, images.shape[1], args.ch, args.group_size, rng=rng)
+    opts = []
+    for link in (gen, dis):
+        link.to_device(device)
+        opt = chainer.optimizers.Adam(alpha=args.lr, beta1=args.beta1, beta2=args.beta2, eps=1e-8)
+        opt.setup(link)
+        opts.append(opt)
+    sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + 1))
+    iterator = chainer.iterators.SerialIterator(images, args.batch_size, order_sampler=sampler)
+    updater = ProgressiveUpdater(iterator, opts[0], opts[1], WassersteinLoss(drift=args.drift), seed=args.seed + 2,
+                                 iterations_per_epoch=max(1, len(images) // args.batch_size),
+                                 n_critic=args.n_critic, gradient_penalty=args.gradient_penalty, device=device,
+                                 phase_images=args.phase_images, batch_size=args.batch_size)
+    return gen, dis, updater
+
+
+class PhaseEnd(training.Extension):
+    """At the end of every phase (and of training): the sample grid ``samples/phase_K_RESpx.png`` and, with a
+    ``scorer``, its scores, reported as ``phase/...`` and kept in ``self.scores``."""
+    trigger = 1, 'iteration'
+    priority = training.PRIORITY_READER
+
+    def __init__(self, grid, total_iterations, scorer=None):
+        self.grid, self.total, self.scorer = grid, total_iterations, scorer
+        self.scores = []
+
+    def __call__(self, trainer):
+        upd = trainer.updater
+        done_phase = upd.phase
+        next_phase = upd.current()[2]
+        if next_phase == done_phase and upd.iteration < self.total:
+            return
+        res = 4 * 2 ** upd.stage
+        name = 'phase_{}_{}px'.format(done_phase, res)
+        what = 'fade-in' if upd.alpha < 1.0 or done_phase % 2 == 1 else 'stable'
+        self.grid.save(upd.epoch, upd.iteration, name=name, caption='phase {} ({} {}px), iteration {}'.format(
+            done_phase, what, res, upd.iteration))
+        entry = dict(phase=done_phase, resolution=res, iteration=upd.iteration, images=upd.iteration * upd.images_per_iteration)
+        if self.scorer is not None:
+            entry.update(self.scorer())
+        self.scores.append(entry)
+
+    def serialize(self, serializer):
+        import json
+        text = serializer('scores', json.dumps(self.scores))
+        self.scores = json.loads(str(text))
+
+
+def mnist_scorer(args, gen, device):
+    """A function scoring ``args.score_samples`` samples of ``gen`` with the MNIST classifier (trained once)."""
+    from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
+    from ganlib.mnist import load_mnist, to_unit_range
+    from ganlib.scoring import generate_images, mnist_scores
+    classifier, info = load_or_train(args.data_dir, args.classifier_cache or DEFAULT_CLASSIFIER_CACHE,
+                                     device=device, log=lambda m: None if args.quiet else print(m))
+    _, (x_test, _) = load_mnist(args.data_dir)
+    real = to_unit_range(x_test[:10000])
+
+    def score():
+        digits = to_digits(generate_images(gen, args.score_samples, args.seed + 4))
+        s = mnist_scores(classifier, digits, real)
+        return {k: s[k] for k in ('fid', 'inception_score', 'classes_captured', 'class_kl')}
+    return score
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = cli.get_device(args.device)
+    images = load_images(args)
+    if len(images) < args.batch_size:
+        raise cli.CleanExit('{} images, fewer than one batch of {}'.format(len(images), args.batch_size))
+    gen, dis, updater = build(args, images, device)
+    config = run.config_dict(args)
+    total = -(-args.images // args.batch_size)
+    print('settings: ' + ', '.join('{}={}'.format(k, getattr(args, k)) for k in KEY_SETTINGS) +
+          '; {} iterations, {} phases of {} images'.format(total, n_phases(gen.top), args.phase_images))
+
+    trainer = training.Trainer(updater, (total, 'iteration'), out=args.out)
+    log_trigger = lambda: run.EveryOrEnd(args.log_every, 'iteration', total)  # noqa: E731
+    grid = SampleGrid(gen, args.out, args.grid, seed=args.seed + 3, size=args.size)
+    scorer = mnist_scorer(args, gen, device) if args.dataset == 'mnist' and args.score_samples else None
+    phases = PhaseEnd(grid, total, scorer)
+    trainer.extend(extensions.LogReport(trigger=log_trigger()))
+    trainer.extend(grid, trigger=(args.sample_every, 'epoch'))
+    trainer.extend(phases, name='phase_end')
+    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                   trigger=run.EveryOrEnd(args.snapshot_every, 'iteration', total))
+    trainer.extend(extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz'),
+                   trigger=run.EveryOrEnd(args.snapshot_every, 'iteration', total))
+    if extensions.PlotReport.available():
+        trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger(),
+                                             file_name='loss.png'))
+    if not args.quiet:
+        trainer.extend(run.print_report(['epoch', 'iteration', 'stage', 'alpha', 'gen/loss', 'dis/loss', 'dis/gp',
+                                         'elapsed_time']), trigger=log_trigger())
+        trainer.extend(run.progress(total, 5))
+    start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, log_trigger())
+
+    start = time.time()
+    run.train(trainer)
+    wall = time.time() - start
+    done = updater.iteration - start_iteration
+    result = dict(iterations=updater.iteration, images_shown=updater.iteration * args.batch_size,
+                  final_stage=updater.stage, final_alpha=updater.alpha, data_images=len(images),
+                  phases=phases.scores, wall_time_s=round(wall, 2), ms_per_iteration=round(1000 * wall / max(1, done), 1),
+                  device=str(device), resumed_from=args.resume, config=config)
+    cli.save_json(os.path.join(args.out, 'metrics.json'), result)
+    last = phases.scores[-1] if phases.scores else {}
+    print('{} iterations in {:.1f}s ({:.1f} ms/iteration){}; wrote {}'.format(
+        done, wall, result['ms_per_iteration'],
+        ', last phase FID {fid:.2f}, IS {inception_score:.2f}'.format(**last) if 'fid' in last else '', args.out))
+    return result
+
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])
