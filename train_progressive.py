@@ -1,11 +1,14 @@
 #!/usr/bin/env python
-"""Progressive growing of GANs (PGGAN, Karras et al. 2018) on MNIST or a folder of images.
+"""Progressive growing of GANs (PGGAN, Karras et al. 2018) and the style-based generator (StyleGAN, Karras et
+al. 2019) on MNIST or a folder of images.
 
 The networks grow 4 × 4 → 8 × 8 → … → --size: each new resolution fades in over --phase-images real images
 (α rising linearly), then trains at that resolution for as many images.  The paper's parts: equalised learning
 rate, pixelwise feature normalisation in G, minibatch standard deviation in D, WGAN-GP (λ 10) with the ε-drift
 term (0.001), Adam(lr 1e-3, β1 0, β2 0.99), batch 16.  Sizes are scaled for a CPU (--ch 64 feature maps, z 128;
-the paper: 512 and 512).
+the paper: 512 and 512).  --generator stylegan swaps G for the style-based one (mapping network, constant input,
+AdaIN, noise inputs, style mixing 0.9; models/stylegan.py) with the same D, loss and schedule, as the StyleGAN
+paper did for its progressive-growing runs, and writes style_mixing.png and noise_variation.png at the end.
 
 Writes, under --out:
   args.json, log (LogReport JSON, with stage and alpha), loss.png, metrics.json (wall time, per-phase scores)
@@ -34,9 +37,17 @@ from ganlib.extensions import SampleGrid
 from ganlib.losses import WassersteinLoss
 from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
+from models.stylegan import StyleGenerator
 
-KEY_SETTINGS = ('dataset', 'size', 'generator', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
+KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'style_mixing', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
                 'gradient_penalty', 'drift')
+
+
+def unit_interval(text):
+    value = cli.nonnegative_float(text)
+    if value > 1.0:
+        raise cli.argparse.ArgumentTypeError('expected a probability in [0, 1], got {}'.format(value))
+    return value
 
 
 def power_of_two_size(text):
@@ -54,6 +65,9 @@ def parse_args(argv=None):
       help='mnist: the training digits padded to 32 x 32, one channel (default); folder: RGB images')
     a('--size', type=power_of_two_size, default=32, help='final resolution (default 32)')
     a('--max-images', type=cli.positive_int, default=None, help='use the first N images only')
+    a('--generator', choices=('pggan', 'stylegan'), default='pggan', help='the growing G (default pggan)')
+    a('--mapping-layers', type=cli.positive_int, default=8, help='StyleGAN mapping network depth (default 8)')
+    a('--style-mixing', type=unit_interval, default=0.9, help='StyleGAN style-mixing probability (default 0.9)')
     a('--z-dim', type=cli.positive_int, default=128, help='latent size (default 128; the paper 512)')
     a('--ch', type=cli.positive_int, default=64, help='feature maps up to 32 x 32, halved above (default 64)')
     a('--group-size', type=cli.positive_int, default=4, help='minibatch stddev group size (default 4)')
@@ -81,7 +95,6 @@ def parse_args(argv=None):
     a('--device', default='cpu', help='cpu or @cupy:N')
     a('--quiet', action='store_true')
     args = p.parse_args(argv)
-    args.generator = 'pggan'
     top = n_stages(args.size) - 1
     if args.images is None:
         args.images = n_phases(top) * args.phase_images
@@ -142,7 +155,11 @@ def to_digits(images):
 
 def build(args, images, device):
     rng = numpy.random.RandomState(args.seed)
-    gen = ProgressiveGenerator(args.z_dim, args.size, images.shape[1], args.ch, rng=rng)
+    if args.generator == 'stylegan':
+        gen = StyleGenerator(args.z_dim, args.size, images.shape[1], args.ch, args.mapping_layers,
+                             mixing=args.style_mixing, seed=args.seed + 6, rng=rng)
+    else:
+        gen = ProgressiveGenerator(args.z_dim, args.size, images.shape[1], args.ch, rng=rng)
     dis = ProgressiveDiscriminator(args.size, images.shape[1], args.ch, args.group_size, rng=rng)
     opts = []
     for link in (gen, dis):
@@ -249,6 +266,10 @@ def main(argv=None):
                   final_stage=updater.stage, final_alpha=updater.alpha, data_images=len(images),
                   phases=phases.scores, wall_time_s=round(wall, 2), ms_per_iteration=round(1000 * wall / max(1, done), 1),
                   device=str(device), resumed_from=args.resume, config=config)
+    if args.generator == 'stylegan':
+        from ganlib.style_figures import noise_variation, style_mixing
+        style_mixing(gen, os.path.join(args.out, 'style_mixing.png'), seed=args.seed + 7)
+        noise_variation(gen, os.path.join(args.out, 'noise_variation.png'), seed=args.seed + 8)
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)
     last = phases.scores[-1] if phases.scores else {}
     print('{} iterations in {:.1f}s ({:.1f} ms/iteration){}; wrote {}'.format(

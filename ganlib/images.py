@@ -114,9 +114,12 @@ def _text_band(width, height=14):
 
 
 def add_caption(picture, text):
-    """``picture`` (H, W, 3 uint8) with a white band on top holding ``text`` (e.g. the epoch and iteration)."""
-    band, draw, font = _text_band(picture.shape[1])
-    draw.text((3, 1), text, fill=(0, 0, 0), font=font)
+    """``picture`` (H, W, 3 uint8) with a white band on top holding ``text`` (e.g. the epoch and iteration), one
+    14-pixel line per line of ``text``."""
+    lines = text.split('\n')
+    band, draw, font = _text_band(picture.shape[1], 14 * len(lines))
+    for i, line in enumerate(lines):
+        draw.text((3, 1 + 14 * i), line, fill=(0, 0, 0), font=font)
     return numpy.concatenate([numpy.asarray(band, dtype=numpy.uint8), picture])
 
 

@@ -186,3 +186,117 @@ def test_missing_mnist_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_progressive.py'), '--data-dir',
                            str(tmp_path / 'none'), '--out', str(tmp_path / 'x')], capture_output=True, text=True)
     assert proc.returncode == 2 and 'Traceback' not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- StyleGAN (Karras et al. 2019) ------------------------------------------------------------------------------
+from ganlib.rng import RandomStream  # noqa: E402
+from models.stylegan import NoiseInjection, StyleGenerator, adain  # noqa: E402
+
+
+def _style(mixing=0.9, n_mapping=3):
+    return StyleGenerator(6, 16, 1, 8, n_mapping, mixing=mixing, seed=3, rng=numpy.random.RandomState(8))
+
+
+def test_adain_against_numpy_and_its_gradient():
+    rng = numpy.random.RandomState(9)
+    x, ys, yb = rng.randn(2, 3, 4, 4), rng.randn(2, 3), rng.randn(2, 3)
+    mu = x.mean(axis=(2, 3), keepdims=True)
+    sigma = numpy.sqrt(((x - mu) ** 2).mean(axis=(2, 3), keepdims=True) + 1e-8)
+    expect = ys[:, :, None, None] * (x - mu) / sigma + yb[:, :, None, None]
+    numpy.testing.assert_allclose(adain(x, ys, yb).array, expect, rtol=1e-10)
+    gradient_check.check_backward(adain, (x, ys, yb), rng.randn(*x.shape), atol=1e-5, rtol=1e-5)
+
+
+def test_noise_injection_adds_the_per_channel_scaled_noise_image():
+    link = NoiseInjection(3)
+    assert (link.weight.array == 0).all()  # starts switched off
+    link.weight.array[:] = [0.5, -1.0, 2.0]
+    x = numpy.zeros((2, 3, 4, 4), numpy.float32)
+    noise = numpy.random.RandomState(10).randn(2, 1, 4, 4).astype(numpy.float32)
+    out = link(x, noise).array
+    for c, b in enumerate([0.5, -1.0, 2.0]):
+        numpy.testing.assert_allclose(out[:, c], b * noise[:, 0], rtol=1e-6)
+    gen = _style()
+    shapes = [n.shape for n in gen.noise_inputs(2, RandomStream(0))]
+    assert shapes == [(2, 1, 4, 4)] * 2 + [(2, 1, 8, 8)] * 2 + [(2, 1, 16, 16)] * 2  # one image per layer
+
+
+def test_mapping_network_depth_and_learning_rate_multiplier():
+    gen = _style(n_mapping=5)
+    assert len(gen.mapping) == 5 and gen.n_styles == 6
+    layer = gen.mapping[0]
+    assert layer.scale == pytest.approx(0.01 * math.sqrt(2) / math.sqrt(6))
+    assert abs(float(layer.W.array.std()) - 100.0) < 30.0  # stored N(0, 1/0.01²): effective N(0, 2/fan_in)
+    assert gen.map(gen.make_hidden(4, 0)).shape == (4, 6)
+
+
+def test_truncation_in_w_pulls_towards_the_mean():
+    gen = _style()
+    gen.w_avg[:] = numpy.arange(6, dtype=numpy.float32)
+    w = gen.map(gen.make_hidden(3, 1))
+    numpy.testing.assert_allclose(gen.truncate(w, 0.0).array, numpy.tile(gen.w_avg, (3, 1)))
+    numpy.testing.assert_allclose(gen.truncate(w, 1.0).array, w.array, rtol=1e-5, atol=1e-6)
+    d1 = numpy.linalg.norm(gen.truncate(w, 0.5).array - gen.w_avg, axis=1)
+    numpy.testing.assert_allclose(d1, 0.5 * numpy.linalg.norm(w.array - gen.w_avg, axis=1), rtol=1e-5)
+
+
+def test_w_average_is_a_running_mean_in_training_only():
+    gen = _style(mixing=0.0)
+    z = gen.make_hidden(4, 2)
+    w = gen.map(z).array
+    gen(z)
+    numpy.testing.assert_allclose(gen.w_avg, 0.005 * w.mean(axis=0), rtol=1e-5, atol=1e-8)
+    with chainer.using_config('train', False):
+        gen(z)
+    numpy.testing.assert_allclose(gen.w_avg, 0.005 * w.mean(axis=0), rtol=1e-5, atol=1e-8)
+
+
+def test_style_mixing_takes_the_layers_after_a_crossover_from_a_second_latent(monkeypatch):
+    gen = _style(mixing=1.0)
+    z = gen.make_hidden(2, 4)
+    mix = RandomStream(4)  # the generator's mixing stream: seed + 1 = 4
+    draw = float(mix.uniform(0.0, 1.0, (1,), numpy)[0])
+    cut = 1 + int(mix.integers(2 * gen.stage + 1, (1,), numpy)[0])
+    z2 = gen.make_hidden(2, mix)
+    seen = {}
+    monkeypatch.setattr(gen, 'synthesize', lambda ws, noise: seen.setdefault('ws', ws))
+    gen(z)
+    w, w2 = gen.map(z).array, gen.map(z2).array
+    assert draw < 1.0 and 1 <= cut < 6
+    for i, wi in enumerate(seen['ws']):
+        numpy.testing.assert_allclose(wi.array, w if i < cut else w2, rtol=1e-6, err_msg=str(i))
+    gen_off = _style(mixing=0.0)
+    monkeypatch.setattr(gen_off, 'synthesize', lambda ws, noise: seen.__setitem__('off', ws))
+    gen_off(z)
+    assert all(wi is seen['off'][0] for wi in seen['off'])
+
+
+def test_style_generator_fades_in_like_pggan():
+    gen = _style()
+    z = gen.make_hidden(2, 5)
+    with chainer.using_config('train', False):
+        gen.set_stage(1, 0.25)
+        out = gen(z, noise_seed=3).array
+        w = gen.map(z)
+        noise = gen.noise_inputs(2, RandomStream(3))
+        h = gen.layers[1](gen.layers[0](chainer.functions.broadcast_to(gen.const, (2, 8, 4, 4)), w, noise[0]),
+                          w, noise[1])
+        new = gen.to_rgb[1](gen.layers[3](gen.layers[2](upsample(h), w, noise[2]), w, noise[3])).array
+        old = upsample(gen.to_rgb[0](h)).array
+    numpy.testing.assert_allclose(out, 0.75 * old + 0.25 * new, rtol=1e-5, atol=1e-6)
+
+
+def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    style = ['--generator', 'stylegan', '--mapping-layers', '2']
+    train_progressive.main(TINY + style + ['--data-dir', data, '--out', a])
+    for name in ('style_mixing.png', 'noise_variation.png', 'samples/phase_4_16px.png'):
+        assert os.path.isfile(os.path.join(a, name)), name
+    train_progressive.main(TINY + style + ['--data-dir', data, '--out', b, '--resume',
+                                           os.path.join(a, 'snapshot_iter_7')])
+    full, resumed = numpy.load(os.path.join(a, 'snapshot_iter_15')), numpy.load(os.path.join(b, 'snapshot_iter_15'))
+    keys = [k for k in full.files if k.startswith('updater/')]
+    assert any('mix_rng' in k for k in keys) and any('w_avg' in k for k in keys)
+    for k in keys:
+        numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)

@@ -1,0 +1,165 @@
+"""The style-based generator (Karras et al. 2019, "A Style-Based Generator Architecture for GANs", CVPR), grown
+progressively with PGGAN's discriminator and schedule (the paper's own setup for its first results).
+
+* mapping network f (§2): z (pixel-normalised) → ``n_mapping`` × [EqualizedLinear (learning rate × 0.01) → LReLU]
+  → w;
+* synthesis network g: a learned constant 4 × 4 input; at every layer the noise input (§2: a single-channel
+  N(0, 1) image, broadcast to all feature maps with a learned per-channel scale, initialised to 0), the bias,
+  LReLU, then AdaIN (Eq. 1): AdaIN(x_i, y) = y_{s,i} (x_i − μ(x_i)) / σ(x_i) + y_{b,i}, the style y = A(w) a
+  learned affine map (scales initialised to 1);
+* style mixing regularisation (§3.1): in training, with probability ``mixing``, the styles of a random layer
+  onwards come from a second latent;
+* truncation in W (§3.2): w' = w̄ + ψ (w − w̄), w̄ the running mean of w during training (decay 0.995).
+
+Layers: two per resolution (the constant's and one 3×3 conv at 4 × 4, two 3×3 convs at every other
+resolution), so ``n_styles`` = 2 · (stages).
+"""
+import ganlib.compat  # noqa: F401
+
+import chainer
+import chainer.functions as F
+import numpy
+
+from ganlib.rng import RandomStream
+from models.mlp import sample_z
+from models.progressive import (EqualizedConv2D, EqualizedLinear, _Growing, leaky_relu, pixel_norm,
+                                stage_channels, upsample)
+
+
+def adain(x, style_scale, style_bias, eps=1e-8):
+    """Eq. 1: each feature map of x (N, C, H, W) normalised to zero mean and unit variance over its pixels, then
+    scaled by ``style_scale`` (N, C) and shifted by ``style_bias`` (N, C)."""
+    n, c, h, w = x.shape
+    mean = F.mean(x, axis=(2, 3), keepdims=True)
+    centred = x - F.broadcast_to(mean, x.shape)
+    inv_std = F.rsqrt(F.mean(F.square(centred), axis=(2, 3), keepdims=True) + eps)
+    normed = centred * F.broadcast_to(inv_std, x.shape)
+    return normed * F.broadcast_to(F.reshape(style_scale, (n, c, 1, 1)), x.shape) + \
+        F.broadcast_to(F.reshape(style_bias, (n, c, 1, 1)), x.shape)
+
+
+class NoiseInjection(chainer.Link):
+    """x + B ⊙ noise: ``noise`` (N, 1, H, W) broadcast over the channels, B a learned per-channel scale (init 0)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        with self.init_scope():
+            self.weight = chainer.Parameter(chainer.initializers.Zero(), (channels,))
+
+    def forward(self, x, noise):
+        return x + F.broadcast_to(F.reshape(self.weight, (1, -1, 1, 1)), x.shape) * F.broadcast_to(noise, x.shape)
+
+
+class StyleLayer(chainer.Chain):
+    """(conv →) noise → bias → LReLU → AdaIN with the style A(w)."""
+
+    def __init__(self, in_ch, out_ch, w_dim, conv=True, rng=None):
+        super().__init__()
+        self.out_ch = out_ch
+        with self.init_scope():
+            self.conv = EqualizedConv2D(in_ch, out_ch, 3, rng=rng) if conv else None
+            self.noise = NoiseInjection(out_ch)
+            self.bias = chainer.Parameter(chainer.initializers.Zero(), (out_ch,))
+            self.affine = EqualizedLinear(w_dim, 2 * out_ch, gain=1.0, rng=rng)  # A: (y_s, y_b)
+            self.affine.b.array[:out_ch] = 1.0  # style scales start at 1
+
+    def forward(self, h, w, noise):
+        if self.conv is not None:
+            h = self.conv(h)
+        h = self.noise(h, noise)
+        h = leaky_relu(h + F.broadcast_to(F.reshape(self.bias, (1, -1, 1, 1)), h.shape))
+        style = self.affine(w)
+        return adain(h, style[:, :self.out_ch], style[:, self.out_ch:])
+
+
+class StyleGenerator(_Growing):
+    """Mapping network + synthesis network, growing like ``ProgressiveGenerator`` (same stages, α and toRGB)."""
+
+    def __init__(self, z_dim=128, size=32, channels=1, ch=64, n_mapping=8, w_dim=None, mixing=0.9,
+                 w_avg_decay=0.995, seed=0, rng=None):
+        super().__init__(size)
+        if n_mapping < 1:
+            raise ValueError('the mapping network needs at least one layer, got {}'.format(n_mapping))
+        self.z_dim, self.channels = z_dim, channels
+        self.w_dim = w_dim or z_dim
+        self.n_mapping, self.mixing, self.w_avg_decay = n_mapping, float(mixing), float(w_avg_decay)
+        self.z_distribution = 'normal'
+        self.n_styles = 2 * (self.top + 1)
+        self.noise_stream = RandomStream(seed)
+        self.mix_stream = RandomStream(seed + 1)
+        ch0 = stage_channels(ch, 0)
+        with self.init_scope():
+            self.mapping = chainer.ChainList(*[
+                EqualizedLinear(z_dim if i == 0 else self.w_dim, self.w_dim, lr_mul=0.01, rng=rng)
+                for i in range(n_mapping)])
+            self.const = chainer.Parameter(chainer.initializers.One(), (1, ch0, 4, 4))
+            layers = [StyleLayer(ch0, ch0, self.w_dim, conv=False, rng=rng), StyleLayer(ch0, ch0, self.w_dim, rng=rng)]
+            for s in range(1, self.top + 1):
+                layers += [StyleLayer(stage_channels(ch, s - 1), stage_channels(ch, s), self.w_dim, rng=rng),
+                           StyleLayer(stage_channels(ch, s), stage_channels(ch, s), self.w_dim, rng=rng)]
+            self.layers = chainer.ChainList(*layers)
+            self.to_rgb = chainer.ChainList(*[EqualizedConv2D(stage_channels(ch, s), channels, 1, gain=1.0, rng=rng)
+                                              for s in range(self.top + 1)])
+        self.add_persistent('w_avg', numpy.zeros(self.w_dim, numpy.float32))
+
+    def serialize(self, serializer):
+        super().serialize(serializer)
+        self.noise_stream.serialize(serializer['noise_rng'])
+        self.mix_stream.serialize(serializer['mix_rng'])
+
+    def make_hidden(self, n, rng, truncation=None):
+        return sample_z(n, self.z_dim, 'normal', rng, self.xp, self.const.dtype, truncation=truncation)
+
+    def map(self, z):
+        """w = f(z)."""
+        h = pixel_norm(z)
+        for layer in self.mapping:
+            h = leaky_relu(layer(h))
+        return h
+
+    def truncate(self, w, psi):
+        """The truncation trick in W: w̄ + ψ (w − w̄)."""
+        avg = F.broadcast_to(self.w_avg[None], w.shape)
+        return avg + psi * (w - avg)
+
+    def noise_inputs(self, n, stream):
+        """The per-layer noise images, (N, 1, r, r) for the layers up to the current stage."""
+        return [stream.normal((n, 1, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2)), self.xp, self.const.dtype)
+                for i in range(2 * (self.stage + 1))]
+
+    def synthesize(self, ws, noise):
+        """Images from per-layer styles ``ws`` (a list of (N, w_dim), one per layer) and noise images."""
+        n = len(ws[0])
+        h = F.broadcast_to(self.const, (n,) + self.const.shape[1:])
+        previous = h
+
+        def layer(i, h):
+            return self.layers[i](h, ws[i], noise[i])
+        h = layer(1, layer(0, h))
+        for s in range(1, self.stage + 1):
+            previous = h
+            h = layer(2 * s + 1, layer(2 * s, upsample(h)))
+        images = self.to_rgb[self.stage](h)
+        if self.stage > 0 and self.alpha < 1.0:
+            images = (1.0 - self.alpha) * upsample(self.to_rgb[self.stage - 1](previous)) + self.alpha * images
+        return images
+
+    def forward(self, z, psi=None, noise_seed=0):
+        """G(z): in training, w̄ is updated and styles are mixed with probability ``mixing``; in test mode
+        (figures, scores) the noise comes from ``RandomStream(noise_seed)`` and ``psi`` truncates in W."""
+        w = self.map(z)
+        n = len(z)
+        ws = [w] * self.n_styles
+        if chainer.config.train:
+            self.w_avg += (1.0 - self.w_avg_decay) * (w.array.mean(axis=0) - self.w_avg)
+            draw = float(self.mix_stream.uniform(0.0, 1.0, (1,), numpy)[0])
+            cut = 1 + int(self.mix_stream.integers(2 * self.stage + 1, (1,), numpy)[0])  # in [1, active layers)
+            if draw < self.mixing:
+                w2 = self.map(self.make_hidden(n, self.mix_stream))
+                ws = [w] * cut + [w2] * (self.n_styles - cut)
+            noise = self.noise_inputs(n, self.noise_stream)
+        else:
+            if psi is not None:
+                ws = [self.truncate(w, psi)] * self.n_styles
+            noise = self.noise_inputs(n, RandomStream(noise_seed))
+        return self.synthesize(ws, noise)
