@@ -119,38 +119,12 @@ def load_images(args):
         except ImageFolderError as e:
             raise cli.CleanExit(str(e))
         return numpy.stack([data.get_example(i) for i in range(len(data))])
-    from ganlib.mnist import IDXError, load_mnist, to_unit_range
+    from ganlib.mnist import IDXError, load_mnist, mnist_at, to_unit_range
     try:
         (x, _), _ = load_mnist(args.data_dir)
     except (IDXError, ValueError) as e:
         raise cli.CleanExit(str(e))
     return mnist_at(to_unit_range(x[:args.max_images]), args.size)
-
-
-def mnist_at(x, size):
-    """Digits (N, 784) in [−1, 1] → (N, 1, size, size): padded with −1 to 32 × 32, then 2×2-averaged down or
-    pixel-repeated up to ``size``."""
-    x = numpy.pad(numpy.asarray(x, numpy.float32).reshape(-1, 1, 28, 28), ((0, 0), (0, 0), (2, 2), (2, 2)),
-                  constant_values=-1.0)
-    while x.shape[-1] > size:
-        n, c, h, w = x.shape
-        x = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
-    if x.shape[-1] < size:
-        k = size // x.shape[-1]
-        x = x.repeat(k, axis=2).repeat(k, axis=3)
-    return numpy.ascontiguousarray(x, dtype=numpy.float32)
-
-
-def to_digits(images):
-    """Generated (N, 1, s, s) images → (N, 28, 28) digits for the classifier: brought to 32 × 32 and the
-    2-pixel border dropped."""
-    x = numpy.asarray(images, numpy.float32)
-    while x.shape[-1] < 32:
-        x = x.repeat(2, axis=2).repeat(2, axis=3)
-    while x.shape[-1] > 32:
-        n, c, h, w = x.shape
-        x = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
-    return x[:, 0, 2:30, 2:30]
 
 
 def build(args, images, device):
@@ -211,7 +185,7 @@ class PhaseEnd(training.Extension):
 def mnist_scorer(args, gen, device):
     """A function scoring ``args.score_samples`` samples of ``gen`` with the MNIST classifier (trained once)."""
     from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
-    from ganlib.mnist import load_mnist, to_unit_range
+    from ganlib.mnist import load_mnist, mnist_digits, to_unit_range
     from ganlib.scoring import generate_images, mnist_scores
     classifier, info = load_or_train(args.data_dir, args.classifier_cache or DEFAULT_CLASSIFIER_CACHE,
                                      device=device, log=lambda m: None if args.quiet else print(m))
@@ -219,7 +193,7 @@ def mnist_scorer(args, gen, device):
     real = to_unit_range(x_test[:10000])
 
     def score():
-        digits = to_digits(generate_images(gen, args.score_samples, args.seed + 4))
+        digits = mnist_digits(generate_images(gen, args.score_samples, args.seed + 4))
         s = mnist_scores(classifier, digits, real)
         return {k: s[k] for k in ('fid', 'inception_score', 'classes_captured', 'class_kl')}
     return score

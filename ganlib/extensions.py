@@ -91,18 +91,22 @@ class SampleGrid(training.Extension):
         z = gen.make_hidden(n_side * n_side, RandomStream(seed), truncation=truncation)
         self.z = chainer.backend.CpuDevice().send(z)
 
+    def generate(self):
+        return self.gen(self.gen.xp.asarray(self.z))
+
     def picture(self, caption):
         from ganlib.images import add_caption, image_grid
         with chainer.no_backprop_mode(), chainer.using_config('train', False):
-            x = chainer.backend.CpuDevice().send(self.gen(self.gen.xp.asarray(self.z)).array)
+            x = chainer.backend.CpuDevice().send(self.generate().array)
         if self.size is not None and x.shape[-1] < self.size:
             k = self.size // x.shape[-1]
             x = x.repeat(k, axis=2).repeat(k, axis=3)
         return add_caption(image_grid(x, self.n_side), caption)
 
-    def save(self, epoch, iteration=0, name=None, caption=None):
+    def save(self, epoch, iteration=0, name=None, caption=None, path=None):
+        """Write the grid to ``path`` (default ``samples/<name>.png``, name ``epoch_XXXX``)."""
         from ganlib.images import save_png
-        path = os.path.join(self.dir, (name or 'epoch_{:04d}'.format(epoch)) + '.png')
+        path = path or os.path.join(self.dir, (name or 'epoch_{:04d}'.format(epoch)) + '.png')
         save_png(self.picture(caption or 'epoch {}, iteration {}'.format(epoch, iteration)), path)
         return path
 
@@ -112,3 +116,16 @@ class SampleGrid(training.Extension):
 
     def __call__(self, trainer):
         self.save(trainer.updater.epoch, trainer.updater.iteration)
+
+
+class ClassGrid(SampleGrid):
+    """A class-conditional grid: row c holds class c, column k the same latent z_k in every row."""
+
+    def __init__(self, gen, out_dir, n_classes=10, n_side=8, seed=0, truncation=None):
+        super().__init__(gen, out_dir, n_side, seed, truncation)
+        self.z = numpy.tile(self.z[:n_side], (n_classes, 1))
+        self.labels = numpy.repeat(numpy.arange(n_classes, dtype=numpy.int32), n_side)
+
+    def generate(self):
+        xp = self.gen.xp
+        return self.gen(xp.asarray(self.z), xp.asarray(self.labels))

@@ -163,3 +163,29 @@ def ssl_split(y, n_labeled, seed, n_validation):
     unlabeled = numpy.setdiff1d(train, labeled, assume_unique=True)
     unlabeled = train[numpy.isin(train, unlabeled)]  # keep the shuffled order
     return labeled, unlabeled, validation
+
+
+def mnist_at(x, size):
+    """Digits (N, 784) in [−1, 1] → (N, 1, size, size): padded with −1 to 32 × 32, then 2×2-averaged down or
+    pixel-repeated up to ``size``."""
+    x = numpy.pad(numpy.asarray(x, numpy.float32).reshape(-1, 1, 28, 28), ((0, 0), (0, 0), (2, 2), (2, 2)),
+                  constant_values=-1.0)
+    while x.shape[-1] > size:
+        n, c, h, w = x.shape
+        x = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+    if x.shape[-1] < size:
+        k = size // x.shape[-1]
+        x = x.repeat(k, axis=2).repeat(k, axis=3)
+    return numpy.ascontiguousarray(x, dtype=numpy.float32)
+
+
+def mnist_digits(images):
+    """Generated (N, 1, s, s) images → (N, 28, 28) digits for the classifier: brought to 32 × 32 and the
+    2-pixel border dropped."""
+    x = numpy.asarray(images, numpy.float32)
+    while x.shape[-1] < 32:
+        x = x.repeat(2, axis=2).repeat(2, axis=3)
+    while x.shape[-1] > 32:
+        n, c, h, w = x.shape
+        x = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+    return x[:, 0, 2:30, 2:30]

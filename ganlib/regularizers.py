@@ -119,8 +119,9 @@ def orthogonal_regularization(W, beta=1e-4, out_axis=0):
 
 class OrthogonalRegularization(object):
     """Optimizer hook (timing ``pre``): adds ∇R_β(W) = 4β (W Wᵀ ⊙ (1 − I)) W to the gradient of every
-    weight with ≥ 2 axes (biases, gains and 1-D parameters are left out, as in BigGAN), W's rows being the
-    layer's output filters (:func:`filter_axis`: a deconvolution's are on axis 1).
+    weight with ≥ 2 axes (biases, gains and 1-D parameters are left out, as in BigGAN, and so are class
+    embeddings — ``L.EmbedID`` tables, e.g. conditional batch norm's — which BigGAN's code blacklists), W's rows
+    being the layer's output filters (:func:`filter_axis`: a deconvolution's are on axis 1).
 
     This is the exact gradient of :func:`orthogonal_regularization`; BigGAN-PyTorch's ``ortho`` adds
     2β(…)W, i.e. its β is twice ours."""
@@ -135,6 +136,8 @@ class OrthogonalRegularization(object):
 
     def __call__(self, optimizer):
         for link in optimizer.target.links():
+            if isinstance(link, L.EmbedID):
+                continue
             axis = filter_axis(link)
             for name in sorted(link._params):
                 param = getattr(link, name)

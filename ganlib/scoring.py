@@ -33,6 +33,15 @@ def mnist_scores(classifier, images, real_images):
             'real_samples': int(len(real_images))}
 
 
+def class_match(classifier, images, labels):
+    """How often the classifier assigns a conditional sample to the class it was generated for, overall and per
+    class (``labels``: the conditioning classes of ``images``, digits in [−1, 1])."""
+    probs, _ = predict(classifier, images)
+    pred, labels = probs.argmax(axis=1), numpy.asarray(labels)
+    per_class = [float((pred[labels == c] == c).mean()) if (labels == c).any() else None for c in range(10)]
+    return {'class_match': float((pred == labels).mean()), 'class_match_per_class': per_class}
+
+
 def stacked_scores(classifier, images):
     return stacked_mnist_score(classifier, images)
 

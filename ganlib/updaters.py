@@ -250,3 +250,52 @@ class GANUpdater(training.updaters.StandardUpdater):
             for hook_name, hook in hooks:
                 if hasattr(hook, 'serialize'):
                     hook.serialize(serializer['hook_{}_{}'.format(name, hook_name)], opt.target)
+
+
+class ConditionalGANUpdater(GANUpdater):
+    """Class-conditional GAN update (Mirza & Osindero 2014; the projection discriminator of Miyato & Koyama 2018):
+    the iterator yields (x, y) pairs; fakes are G(z, y') with y' drawn uniformly from the ``n_classes`` classes
+    (a serialised stream of its own); ``n_critic`` D steps L_D(D(x, y), D(G(z, y'), y')) then one G step
+    L_G(D(G(z, y'), y')).  Unrolling, feature matching and the gradient penalty are not defined here."""
+
+    def __init__(self, iterator, gen_optimizer, dis_optimizer, loss, n_classes, seed=0, **kwargs):
+        for key in ('unroll_k', 'feature_matching', 'gradient_penalty', 'simultaneous'):
+            if kwargs.get(key):
+                raise ValueError('the conditional updater does not support {}'.format(key))
+        super().__init__(iterator, gen_optimizer, dis_optimizer, loss, seed=seed, **kwargs)
+        self.n_classes = int(n_classes)
+        self.label_rng = RandomStream(seed + 13)
+
+    def next_real(self):
+        x, y = self.converter(self.local(self.get_iterator('main').next()), self.device)
+        return x, y
+
+    def fake_labels(self, n):
+        xp = self.get_optimizer('gen').target.xp
+        return self.label_rng.integers(self.n_classes, (n,), xp).astype(numpy.int32)
+
+    def update_core(self):
+        gen_opt, dis_opt = self.get_optimizer('gen'), self.get_optimizer('dis')
+        gen, dis = gen_opt.target, dis_opt.target
+        for k in range(self.n_critic):
+            x_real, y_real = self.next_real()
+            y_fake = self.fake_labels(len(x_real))
+            with chainer.no_backprop_mode():
+                x_fake = gen(self.sample_z(len(x_real)), y_fake)
+            loss = self.loss.d_loss(dis(x_real, y_real), dis(x_fake.array, y_fake))
+            dis.cleargrads()
+            loss.backward()
+            dis_opt.update()
+            if k == 0:
+                reporter.report({'loss': loss}, dis)
+        y_fake = self.fake_labels(len(x_real))
+        g_loss = self.loss.g_loss(dis(gen(self.sample_z(len(x_real)), y_fake), y_fake))
+        gen.cleargrads()
+        g_loss.backward()
+        gen_opt.update()
+        dis.cleargrads()
+        reporter.report({'loss': g_loss}, gen)
+
+    def serialize(self, serializer):
+        super().serialize(serializer)
+        self.label_rng.serialize(serializer['label_rng'])

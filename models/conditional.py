@@ -1,0 +1,97 @@
+"""Class-conditional generator and discriminator from BigGAN's parts (Brock et al. 2019), for 32 × 32 images.
+
+* conditional batch normalisation (de Vries et al. 2017; Miyato & Koyama 2018 §4 for GANs): BN without its own
+  affine, then a per-class gain and bias, γ_y ⊙ x̂ + β_y, the rows y of two learned (classes × C) tables
+  (γ initialised to 1, β to 0);
+* projection discriminator (Miyato & Koyama 2018, Eq. 3): f(x, y) = ψ(φ(x)) + yᵀ V φ(x), with φ(x) D's features
+  after a global sum pool, ψ a linear output and V a learned (C × classes) matrix (as a bias-free Linear on the
+  one-hot label, so that spectral normalisation covers it as in their code);
+* G: z → Linear → 4 × 4 → 3 × [upsample → 3×3 conv → CBN → ReLU] → 3×3 conv → tanh;
+  D: 4 × [3×3 conv → LReLU(0.1) → 4×4 stride-2 conv → LReLU] down to 2 × 2 → sum pool → ψ + projection
+  (the SN-GAN "standard CNN" layout, one fewer stage for 32 × 32 inputs).
+The hinge loss, spectral normalisation, TTUR, orthogonal initialisation and regularisation and the truncation trick
+are the repository's shared options (``ganlib.options``; ``train_conditional.py`` turns BigGAN's choices on).
+"""
+import ganlib.compat  # noqa: F401
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+
+from models.fast_convolution import Convolution2D
+from models.initializers import make_initializer
+from models.mlp import sample_z
+from models.progressive import upsample
+
+
+class ConditionalBatchNormalization(chainer.Chain):
+    """γ_y ⊙ BN(x) + β_y for x (N, C[, H, W]) and labels y (N,) in [0, n_classes)."""
+
+    def __init__(self, channels, n_classes, decay=0.9, eps=2e-5):
+        super().__init__()
+        self.channels = channels
+        with self.init_scope():
+            self.bn = L.BatchNormalization(channels, decay=decay, eps=eps, use_gamma=False, use_beta=False)
+            self.gamma = L.EmbedID(n_classes, channels, initialW=chainer.initializers.One())
+            self.beta = L.EmbedID(n_classes, channels, initialW=chainer.initializers.Zero())
+
+    def forward(self, x, y):
+        h = self.bn(x)
+        shape = (len(x), self.channels) + (1,) * (x.ndim - 2)
+        return h * F.broadcast_to(F.reshape(self.gamma(y), shape), h.shape) + \
+            F.broadcast_to(F.reshape(self.beta(y), shape), h.shape)
+
+
+class ConditionalGenerator(chainer.Chain):
+    def __init__(self, z_dim=128, n_classes=10, channels=1, ch=128, size=32, init='orthogonal', rng=None,
+                 z_distribution='normal'):
+        super().__init__()
+        if size != 32:
+            raise ValueError('the conditional models are built for 32 x 32 images, got {}'.format(size))
+        self.z_dim, self.n_classes, self.size, self.ch = z_dim, n_classes, size, ch
+        self.z_distribution = z_distribution
+        w = lambda: make_initializer(init, rng)  # noqa: E731
+        with self.init_scope():
+            self.l0 = L.Linear(z_dim, 16 * ch, initialW=w())
+            self.bn0 = ConditionalBatchNormalization(16 * ch, n_classes)
+            self.convs = chainer.ChainList(*[Convolution2D(ch, ch, 3, 1, 1, initialW=w()) for _ in range(3)])
+            self.bns = chainer.ChainList(*[ConditionalBatchNormalization(ch, n_classes) for _ in range(3)])
+            self.out = Convolution2D(ch, channels, 3, 1, 1, initialW=w())
+
+    def make_hidden(self, n, rng, truncation=None):
+        return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, self.l0.W.dtype, truncation=truncation)
+
+    def forward(self, z, y):
+        h = F.relu(self.bn0(self.l0(z), y))
+        h = F.reshape(h, (len(z), self.ch, 4, 4))
+        for conv, bn in zip(self.convs, self.bns):
+            h = F.relu(bn(conv(upsample(h)), y))
+        return F.tanh(self.out(h))
+
+
+class ProjectionDiscriminator(chainer.Chain):
+    def __init__(self, n_classes=10, channels=1, ch=64, init='orthogonal', rng=None):
+        super().__init__()
+        self.n_classes = n_classes
+        w = lambda: make_initializer(init, rng)  # noqa: E731
+        widths = [channels, ch, 2 * ch, 4 * ch, 8 * ch]
+        with self.init_scope():
+            self.same = chainer.ChainList(*[Convolution2D(a, a if i else b, 3, 1, 1, initialW=w())
+                                            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))])
+            self.down = chainer.ChainList(*[Convolution2D(a if i else b, b, 4, 2, 1, initialW=w())
+                                            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))])
+            self.psi = L.Linear(8 * ch, 1, initialW=w())
+            self.embed = L.Linear(n_classes, 8 * ch, nobias=True, initialW=w())  # V: yᵀ V = embed(one_hot(y))
+
+    def features(self, x):
+        """φ(x): the last feature maps summed over their pixels, (N, 8·ch)."""
+        h = x
+        for same, down in zip(self.same, self.down):
+            h = F.leaky_relu(down(F.leaky_relu(same(h), 0.1)), 0.1)
+        return F.sum(h, axis=(2, 3))
+
+    def forward(self, x, y):
+        phi = self.features(x)
+        one_hot = self.xp.eye(self.n_classes, dtype=phi.dtype)[y]
+        projection = F.sum(self.embed(one_hot) * phi, axis=1)
+        return F.reshape(self.psi(phi), (-1,)) + projection

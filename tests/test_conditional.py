@@ -1,0 +1,138 @@
+"""BigGAN's parts for conditional generation: conditional BN, the projection discriminator, the conditional
+updater, the class-match score and train_conditional.py end to end with an exact resume."""
+import json
+import os
+import subprocess
+import sys
+
+import chainer
+import chainer.links as L
+import numpy
+import pytest
+
+import train_conditional
+from ganlib.losses import HingeLoss
+from ganlib.regularizers import OrthogonalRegularization
+from ganlib.scoring import class_match
+from ganlib.updaters import ConditionalGANUpdater
+from models.conditional import ConditionalBatchNormalization, ConditionalGenerator, ProjectionDiscriminator
+from tests.conftest import ROOT
+from tests.test_mnist_ssl import make_tiny_mnist
+
+
+def test_conditional_batch_norm_uses_each_examples_class_row():
+    rng = numpy.random.RandomState(0)
+    cbn = ConditionalBatchNormalization(3, 4)
+    cbn.gamma.W.array[:] = rng.randn(4, 3)
+    cbn.beta.W.array[:] = rng.randn(4, 3)
+    x = rng.randn(6, 3, 2, 2).astype(numpy.float32)
+    y = numpy.array([0, 3, 3, 1, 2, 0], numpy.int32)
+    mu, var = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
+    normed = (x - mu) / numpy.sqrt(var + 2e-5)
+    expect = cbn.gamma.W.array[y][:, :, None, None] * normed + cbn.beta.W.array[y][:, :, None, None]
+    numpy.testing.assert_allclose(cbn(x, y).array, expect, rtol=1e-4, atol=1e-5)
+    fresh = ConditionalBatchNormalization(3, 4)  # γ = 1, β = 0: plain BN at the start
+    numpy.testing.assert_allclose(fresh(x, y).array, normed, rtol=1e-4, atol=1e-5)
+
+
+def test_projection_term_is_y_transpose_v_phi():
+    rng = numpy.random.RandomState(1)
+    dis = ProjectionDiscriminator(10, 1, 4, 'normal:0.2', rng=rng)
+    x = rng.randn(5, 1, 32, 32).astype(numpy.float32)
+    y = numpy.array([0, 9, 4, 4, 7], numpy.int32)
+    phi = dis.features(x).array
+    V = dis.embed.W.array                                   # (C, classes)
+    expect = phi @ dis.psi.W.array.ravel() + dis.psi.b.array[0] + numpy.einsum('nc,cn->n', phi, V[:, y])
+    numpy.testing.assert_allclose(dis(x, y).array, expect, rtol=1e-4, atol=1e-5)
+    assert phi.shape == (5, 32)
+
+
+def test_orthogonal_regularisation_leaves_class_embeddings_alone():
+    gen = ConditionalGenerator(4, 10, 1, 8, 32, 'normal:0.5', rng=numpy.random.RandomState(2))
+    opt = chainer.optimizers.SGD(lr=0.0)
+    opt.setup(gen)
+    for p in gen.params():
+        p.grad = numpy.zeros_like(p.array)
+    OrthogonalRegularization(1e-2)(opt)
+    assert not gen.bn0.gamma.W.grad.any() and not gen.bns[0].beta.W.grad.any()
+    assert gen.l0.W.grad.any() and gen.convs[0].W.grad.any()
+
+
+class FirstPixelsClassifier(chainer.Chain):
+    """A stand-in classifier: class = argmax of the first ten pixels (what ``predict`` needs: features, l2)."""
+
+    def __init__(self):
+        super().__init__()
+        with self.init_scope():
+            self.l2 = L.Linear(10, 10, initialW=numpy.eye(10, dtype=numpy.float32), nobias=True)
+
+    def features(self, x):
+        return chainer.functions.reshape(x, (len(x), -1))[:, :10]
+
+
+def test_class_match_counts_samples_classified_as_their_condition():
+    labels = numpy.array([0, 1, 2, 2, 5], numpy.int32)
+    predicted = numpy.array([0, 1, 2, 3, 4])
+    images = numpy.full((5, 28, 28), -1.0, numpy.float32)
+    images.reshape(5, -1)[numpy.arange(5), predicted] = 1.0
+    s = class_match(FirstPixelsClassifier(), images, labels)
+    assert s['class_match'] == pytest.approx(3 / 5)
+    assert s['class_match_per_class'][2] == 0.5 and s['class_match_per_class'][5] == 0.0
+    assert s['class_match_per_class'][7] is None
+
+
+def test_conditional_updater_draws_uniform_fake_labels_and_refuses_unsupported_options():
+    gen = ConditionalGenerator(4, 10, 1, 8, 32, 'normal:0.02', rng=numpy.random.RandomState(3))
+    dis = ProjectionDiscriminator(10, 1, 4, 'normal:0.02', rng=numpy.random.RandomState(4))
+    opts = []
+    for link in (gen, dis):
+        opt = chainer.optimizers.Adam(alpha=1e-4)
+        opt.setup(link)
+        opts.append(opt)
+    data = chainer.datasets.TupleDataset(numpy.zeros((8, 1, 32, 32), numpy.float32), numpy.arange(8, dtype=numpy.int32))
+    it = chainer.iterators.SerialIterator(data, 4)
+    upd = ConditionalGANUpdater(it, opts[0], opts[1], HingeLoss(), 10, seed=1, n_critic=2)
+    labels = upd.fake_labels(5000)
+    assert labels.dtype == numpy.int32 and labels.min() == 0 and labels.max() == 9
+    assert numpy.bincount(labels).min() > 400  # uniform over the 10 classes
+    upd.update()
+    assert upd.iteration == 1 and it.epoch_detail == 1.0  # two D steps: two real batches of 4 = the 8 examples
+    with pytest.raises(ValueError, match='gradient_penalty'):
+        ConditionalGANUpdater(it, opts[0], opts[1], HingeLoss(), 10, gradient_penalty=10.0)
+
+
+TINY = ['--max-images', '48', '--batch-size', '8', '--epochs', '2', '--iterations-per-epoch', '2', '--g-ch', '8',
+        '--d-ch', '4', '--z-dim', '8', '--score-samples', '20', '--grid', '3', '--log-every', '1', '--quiet']
+
+
+def test_train_conditional_writes_class_grid_scores_and_resumes_exactly(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    cache = ['--classifier-cache', str(tmp_path / 'clf')]
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    result = train_conditional.main(TINY + cache + ['--data-dir', data, '--out', a, '--truncation', '1.0'])
+    for name in ('class_grid.png', 'samples/epoch_0000.png', 'samples/epoch_0002.png', 'log', 'snapshot_iter_4'):
+        assert os.path.isfile(os.path.join(a, name)), name
+    cfg = result['config']
+    assert (cfg['loss'], cfg['spectral_norm'], cfg['n_critic'], cfg['lr_d'], cfg['lr_g']) == ('hinge', True, 2, 4e-4,
+                                                                                               1e-4)
+    assert 0.0 <= result['final']['class_match'] <= 1.0 and result['truncated']['threshold'] == 1.0
+    log = json.load(open(os.path.join(a, 'log')))
+    assert 'eval/class_match' in log[-1]
+    train_conditional.main(TINY + cache + ['--data-dir', data, '--out', b, '--truncation', '1.0', '--resume',
+                                           os.path.join(a, 'snapshot_iter_2')])
+    full, resumed = numpy.load(os.path.join(a, 'snapshot_iter_4')), numpy.load(os.path.join(b, 'snapshot_iter_4'))
+    keys = [k for k in full.files if k.startswith('updater/')]
+    assert any('label_rng' in k for k in keys) and any('embed' in k for k in keys)
+    for k in keys:
+        numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--gradient-penalty', '10', '--loss', 'wgan'], 'not supported by the conditional updater'),
+    (['--loss', 'lsgan', '--label-smoothing', '0.9'], 'label smoothing'),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_conditional.py'), '--data-dir', str(tmp_path)] +
+                          argv + ['--out', str(tmp_path / 'x')], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and 'Traceback' not in proc.stderr
+    assert not os.path.exists(tmp_path / 'x')
