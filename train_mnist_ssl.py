@@ -102,13 +102,7 @@ def parse_args(argv=None):
         p.error('--eval-average must be a rate in (0, 1], got {}'.format(args.eval_average))
     if args.data_dir is None and not args.download:
         p.error('give --data-dir DIR (the four MNIST IDX files) or --download')
-    if args.resume is not None and not os.path.isfile(args.resume):
-        p.error('--resume: no such snapshot file: {}'.format(args.resume))
-    try:
-        run.check_out(args.out)
-    except cli.CleanExit as e:
-        p.error(str(e))
-    return args
+    return run.check_paths(p, args)
 
 
 def load_data(args):

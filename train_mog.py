@@ -137,13 +137,7 @@ def parse_args(argv=None):
     problem = options.validate(args) or distributed.validate(args) or _validate(args)
     if problem:
         p.error(problem)
-    if args.resume is not None and not os.path.isfile(args.resume):
-        p.error('--resume: no such snapshot file: {}'.format(args.resume))
-    try:
-        run.check_out(args.out)
-    except cli.CleanExit as e:
-        p.error(str(e))
-    return args
+    return run.check_paths(p, args)
 
 
 def _validate(args):

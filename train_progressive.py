@@ -100,13 +100,7 @@ def parse_args(argv=None):
         args.images = n_phases(top) * args.phase_images
     if args.batch_size % min(args.group_size, args.batch_size):
         p.error('--batch-size {} is not a multiple of --group-size {}'.format(args.batch_size, args.group_size))
-    if args.resume is not None and not os.path.isfile(args.resume):
-        p.error('--resume: no such snapshot file: {}'.format(args.resume))
-    try:
-        run.check_out(args.out)
-    except cli.CleanExit as e:
-        p.error(str(e))
-    return args
+    return run.check_paths(p, args)
 
 
 def load_images(args):

@@ -4,6 +4,8 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import json
+
 import numpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,3 +56,21 @@ def write_report(path, text):
     with open(path, 'w') as f:
         f.write(text)
         f.write(notes or NOTES_MARKER + '\n')
+
+
+def kde_figure(runs, path, max_panels=6):
+    """One KDE row per (label, train_mog.py run folder) that saved samples, the mixture read from the first run's
+    args.json → ``path``; returns the path, or None when no run has samples."""
+    from ganlib.mog import make_mixture
+    from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows
+    rows, mixture = [], None
+    for label, run in runs:
+        history = load_sample_history(run)
+        if not history:
+            continue
+        if mixture is None:
+            cfg = json.load(open(os.path.join(run, 'args.json')))
+            mixture = make_mixture(cfg['dataset'], cfg['std'], cfg['radius'], cfg.get('original_std_bug', False))
+        chosen = pick_epochs([e for e, _ in history], max_panels)
+        rows.append((label, [('epoch {}'.format(e), s) for e, s in history if e in chosen]))
+    return plot_kde_rows(rows, path, mixture.extent, mixture.means) if rows else None

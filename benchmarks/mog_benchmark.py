@@ -19,9 +19,7 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from ganlib.mog import make_mixture  # noqa: E402
-from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows  # noqa: E402
-from benchmarks.common import display_command, mean_std, run_jobs, write_report  # noqa: E402
+from benchmarks.common import display_command, kde_figure, mean_std, run_jobs, write_report  # noqa: E402
 
 METHODS = {
     'vanilla': ['--unroll', '0'],
@@ -108,22 +106,10 @@ def figures(args, runs_dir, out_dir, stem):
     paths = []
     for dataset in args.datasets:
         for z in sorted(set(args.z_dims) | set(args.toolbox_z_dims), reverse=True):
-            rows, mixture = [], None
-            for method in args.methods:
-                if z not in z_dims_for(method, args):
-                    continue
-                run = os.path.join(runs_dir, run_name(dataset, z, method, args.seeds[0]))
-                history = load_sample_history(run)
-                if not history:
-                    continue
-                if mixture is None:
-                    cfg = json.load(open(os.path.join(run, 'args.json')))
-                    mixture = make_mixture(cfg['dataset'], cfg['std'], cfg['radius'])
-                chosen = pick_epochs([e for e, _ in history], 6)
-                rows.append((method, [('epoch {}'.format(e), s) for e, s in history if e in chosen]))
-            if rows:
-                path = os.path.join(out_dir, '{}_{}_z{}.png'.format(stem, dataset, z))
-                plot_kde_rows(rows, path, mixture.extent, mixture.means)
+            runs = [(method, os.path.join(runs_dir, run_name(dataset, z, method, args.seeds[0])))
+                    for method in args.methods if z in z_dims_for(method, args)]
+            path = kde_figure(runs, os.path.join(out_dir, '{}_{}_z{}.png'.format(stem, dataset, z)))
+            if path:
                 paths.append(path)
     return paths
 

@@ -10,7 +10,6 @@ stopped and started again.  The paper trained 400 epochs × 1,000 iterations; --
   python benchmarks/pacgan_benchmark.py --epochs 20 --seeds 0 1 2 3 4                     # results/pacgan.md
   python benchmarks/pacgan_benchmark.py --runs ring:1 grid:1 grid:4 --epochs 2 --seeds 0  # a quick look
 """
-import glob
 import json
 import os
 import re
@@ -24,9 +23,8 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from ganlib.mog import make_mixture  # noqa: E402
-from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows  # noqa: E402
-from benchmarks.common import display_command, mean_std, run_jobs, write_report  # noqa: E402
+from ganlib.run import latest_snapshot  # noqa: E402
+from benchmarks.common import display_command, kde_figure, mean_std, run_jobs, write_report  # noqa: E402
 
 # PacGAN Table 1 (10 trials; mean ± std): (modes, HQ %, reverse KL) and their spreads.
 TABLE1 = {
@@ -49,18 +47,22 @@ def parse_run(text):
     return m.group(1), int(m.group(2))
 
 
+def label(pack):
+    return 'GAN' if pack == 1 else 'PacGAN{}'.format(pack)
+
+
 def run_name(dataset, pack, seed):
     return '{}_pack{}_s{}'.format(dataset, pack, seed)
 
 
 def command(dataset, pack, seed, args, out):
     cmd = [sys.executable, os.path.join(ROOT, 'train_mog.py'), '--preset', 'pacgan', '--dataset', dataset,
-           '--pack', str(pack), '--seed', str(seed), '--epochs', str(args.epochs), '--plot-every',
+           '--pack', str(pack), '--seed', str(seed), '--epochs', str(args.epochs),
+           '--iterations-per-epoch', str(args.iterations_per_epoch), '--plot-every',
            str(max(1, args.epochs // 4)), '--snapshot-every', str(max(1, args.epochs // 4)), '--quiet', '--out', out]
-    snapshots = sorted(glob.glob(os.path.join(out, 'snapshot_iter_*')),
-                       key=lambda p: int(p.rsplit('_', 1)[1]))
-    if snapshots and not os.path.isfile(os.path.join(out, 'metrics.json')):
-        cmd += ['--resume', snapshots[-1]]  # an interrupted run continues from its last snapshot
+    snapshot = latest_snapshot(out) if os.path.isdir(out) else None
+    if snapshot and not os.path.isfile(os.path.join(out, 'metrics.json')):
+        cmd += ['--resume', snapshot]  # an interrupted run continues from its last snapshot
     return cmd
 
 
@@ -86,7 +88,7 @@ def summarize(args):
         (pm, ps), (ph, phs), (pk, pks) = TABLE1[(dataset, pack)]
         rows.append('| {} | {} | {} / {} | {} | {} | {} | {} | {:.0f} | {} | {:.1f} ± {:.1f} / {:.1f} ± {:.1f} % / '
                     '{:.2f} ± {:.2f} |'.format(
-                        dataset, 'GAN' if pack == 1 else 'PacGAN{}'.format(pack),
+                        dataset, label(pack),
                         mean_std([m['modes'] for m in ms], '{:.1f}'), ms[0]['n_modes'],
                         mean_std([100 * m['hq'] for m in ms], '{:.1f}'), mean_std([m['rev_kl_hq'] for m in ms], '{:.2f}'),
                         mean_std([m['rev_kl'] for m in ms], '{:.2f}'),
@@ -110,13 +112,13 @@ def curves(args, path):
         epochs = [e['epoch'] for e in logs[0][:n]]
         for ax, key, scale in zip(axes, ('eval/modes', 'eval/hq', 'eval/rev_kl_hq'), (1, 100, 1)):
             values = numpy.mean([[scale * e[key] for e in log[:n]] for log in logs], axis=0)
-            ax.plot(epochs, values, label='{} {}'.format(dataset, 'GAN' if pack == 1 else 'PacGAN{}'.format(pack)))
+            ax.plot(epochs, values, label='{} {}'.format(dataset, label(pack)))
         drawn = True
     if not drawn:
         plt.close(fig)
         return None
     for ax, title in zip(axes, ('modes captured', 'high quality %', 'reverse KL (HQ samples)')):
-        ax.set_xlabel('epoch (1,000 iterations)')
+        ax.set_xlabel('epoch')
         ax.set_title(title + ', mean over seeds', fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
@@ -126,30 +128,14 @@ def curves(args, path):
     return path
 
 
-def kde_figure(args, dataset, path):
-    rows, mixture = [], None
-    for d, pack in args.runs:
-        if d != dataset:
-            continue
-        run = os.path.join(args.runs_dir, run_name(d, pack, args.seeds[0]))
-        history = load_sample_history(run)
-        if not history:
-            continue
-        if mixture is None:
-            cfg = json.load(open(os.path.join(run, 'args.json')))
-            mixture = make_mixture(cfg['dataset'], cfg['std'], cfg['radius'])
-        chosen = pick_epochs([e for e, _ in history], 6)
-        rows.append(('GAN' if pack == 1 else 'PacGAN{}'.format(pack),
-                     [('epoch {}'.format(e), s) for e, s in history if e in chosen]))
-    return plot_kde_rows(rows, path, mixture.extent, mixture.means) if rows else None
-
-
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='pacgan_benchmark.py')
     p.add_argument('--runs', nargs='+', type=parse_run, default=[parse_run(r) for r in ('ring:1', 'grid:1', 'grid:4')],
                    help='DATA:PACK pairs (default ring:1 grid:1 grid:4 — the rows the issue names)')
     p.add_argument('--seeds', nargs='+', type=cli.nonnegative_int, default=[0, 1, 2, 3, 4])
     p.add_argument('--epochs', type=cli.positive_int, default=400, help="epochs of 1,000 iterations (paper: 400)")
+    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=1000,
+                   help='iterations per epoch (default 1,000 as the paper: 100,000 samples / 100 per batch)')
     p.add_argument('--jobs', type=cli.positive_int, default=2, help='runs at a time (default 2)')
     p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_pacgan'))
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'pacgan.md'))
@@ -169,11 +155,13 @@ def main(argv=None):
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.splitext(os.path.basename(args.report))[0]
     figs = [f for f in [curves(args, os.path.join(out_dir, stem + '_curves.png'))] +
-            [kde_figure(args, d, os.path.join(out_dir, '{}_{}.png'.format(stem, d))) for d in ('ring', 'grid')] if f]
+            [kde_figure([(label(pack), os.path.join(args.runs_dir, run_name(d, pack, args.seeds[0])))
+                         for d, pack in args.runs if d == dataset], os.path.join(out_dir, '{}_{}.png'.format(stem, dataset)))
+             for dataset in ('ring', 'grid')] if f]
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]), total_min=total / 60.0, epochs=args.epochs,
-        iters=1000 * args.epochs, seeds=', '.join(map(str, args.seeds)), rows='\n'.join(rows),
+        iters=args.iterations_per_epoch * args.epochs, ipe=args.iterations_per_epoch, seeds=', '.join(map(str, args.seeds)), rows='\n'.join(rows),
         example=display_command(command('grid', 4, 0, args, 'result/bench_pacgan/grid_pack4_s0')),
         figures='\n'.join('![{0}]({0})'.format(os.path.basename(f)) for f in figs)))
     print('wrote', args.report)
@@ -193,7 +181,7 @@ on).  Metrics on 2,500 samples: modes with ≥ 1 sample within 3σ; HQ = fractio
 reverse KL over all samples (this repository's older figure); balanced HQ (each mode's share of high-quality
 samples, capped at its 1/K; `ganlib/metrics.py`).
 
-**Length: {iters} iterations ({epochs} epochs × 1,000) per run — the paper trained 400 epochs.**  Seeds {seeds};
+**Length: {iters} iterations ({epochs} epochs × {ipe}) per run — the paper trained 400 epochs × 1,000.**  Seeds {seeds};
 mean ± std over seeds; the published column is PacGAN Table 1 (10 trials).
 
 | data | method | modes | HQ % | rev-KL (HQ) | rev-KL (all) | balanced HQ % | wall s | seeds | PacGAN Table 1: modes / HQ / rev-KL |

@@ -61,6 +61,18 @@ def check_out(path):
         raise cli.CleanExit('--out {}: cannot create the folder ({} is not writable)'.format(path, parent))
 
 
+def check_paths(parser, args):
+    """The path checks every script makes at parse time: ``--resume`` names a file, ``--out`` is or can become a
+    writable folder; a failure is ``parser.error`` (one line, exit 2, nothing created).  Returns ``args``."""
+    if getattr(args, 'resume', None) is not None and not os.path.isfile(args.resume):
+        parser.error('--resume: no such snapshot file: {}'.format(args.resume))
+    try:
+        check_out(args.out)
+    except cli.CleanExit as e:
+        parser.error(str(e))
+    return args
+
+
 def start(out, config):
     """The run starts: create ``out`` and write ``args.json`` (call after the resume snapshot has loaded)."""
     cli.make_out_dir(out)

@@ -127,3 +127,25 @@ def test_speed_benchmark_without_pytorch(tmp_path):
     assert float(cells[2].split()[0]) > 0  # after: a real measurement
     runs = json.load(open(str(tmp_path / 'speed_runs.json')))
     assert runs['raw']['mog-plain']['after'][0]['median'] > 0
+
+
+def test_pacgan_benchmark_tiny_and_an_interrupted_run_resumes(tmp_path):
+    from benchmarks import pacgan_benchmark
+    report = str(tmp_path / 'results' / 'pacgan.md')
+    runs = tmp_path / 'runs'
+    argv = ['--runs', 'ring:1', 'grid:2', '--seeds', '0', '1', '--epochs', '2', '--iterations-per-epoch', '3',
+            '--runs-dir', str(runs), '--report', report]
+    pacgan_benchmark.main(argv)
+    text = open(report).read()
+    assert '| ring | GAN | ' in text and '| grid | PacGAN2 | ' in text
+    assert '6.3 ± 0.5 / 98.2 ± 0.2 % / 0.45 ± 0.09' in text and '23.8 ± 0.7 / 91.3 ± 0.8 % / 0.13 ± 0.04' in text
+    for name in ('pacgan_curves.png', 'pacgan_ring.png', 'pacgan_grid.png', 'pacgan_runs.json'):
+        assert os.path.isfile(str(tmp_path / 'results' / name)), name
+    m = json.load(open(str(runs / 'grid_pack2_s1' / 'metrics.json')))
+    assert m['config']['pack'] == 2 and m['config']['preset'] == 'pacgan' and m['iterations'] == 6
+    # an interrupted run (no metrics.json, last snapshot at iteration 3) continues from its snapshot
+    os.remove(str(runs / 'ring_pack1_s0' / 'metrics.json'))
+    os.remove(str(runs / 'ring_pack1_s0' / 'snapshot_iter_6'))
+    pacgan_benchmark.main(argv)
+    m = json.load(open(str(runs / 'ring_pack1_s0' / 'metrics.json')))
+    assert m['iterations'] == 6 and m['resumed_from'].endswith('snapshot_iter_3')
