@@ -5,6 +5,7 @@ What is measured depends on the run (read from its args.json):
   train_mnist_ssl.py run     FID in the repository's MNIST-classifier feature space (vs the test digits),
                              Inception-style score, class histogram, classes captured, KL to uniform
   train_anime.py stacked-mnist   modes captured of 1,000 and KL (VEEGAN/PacGAN: 26,000 samples)
+  train_anime.py mnist       as train_mnist_ssl.py runs, on the 32 x 32 samples with their border dropped
   train_anime.py folder      FID with a user-supplied feature extractor (--feature-extractor, required)
   train_mog.py run           modes, high-quality %, reverse KL (as train_mog.py reports)
 The MNIST classifier is trained once and cached (--classifier-cache); its test accuracy is reported.
@@ -21,7 +22,7 @@ import numpy
 
 from ganlib import cli, saved_runs
 from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
-from ganlib.mnist import IDXError, load_mnist, to_unit_range
+from ganlib.mnist import IDXError, load_mnist, mnist_digits, to_unit_range
 from ganlib.scoring import (FeatureExtractorError, face_fid, generate_images, load_feature_extractor, mnist_scores,
                             stacked_scores)
 
@@ -62,7 +63,7 @@ def main(argv=None):
     n = args.samples or {'stacked-mnist': 26000, 'mog': 2500}.get(kind, 10000)
     result = dict(run_dir=args.run_dir, snapshot=path, kind=kind, seed=args.seed, truncation=args.truncation)
 
-    if kind in ('mnist', 'stacked-mnist'):
+    if kind in ('mnist', 'stacked-mnist', 'mnist-images'):
         data_dir = args.data_dir or cfg.get('data_dir')
         if not data_dir:
             raise cli.CleanExit('give --data-dir (the MNIST IDX folder)')
@@ -74,9 +75,9 @@ def main(argv=None):
             raise cli.CleanExit(str(e))
         result['classifier'] = info
         images = generate_images(gen, n, args.seed, truncation=args.truncation)
-        if kind == 'mnist':
+        if kind in ('mnist', 'mnist-images'):
             real = to_unit_range(x_test[:args.real_samples])
-            result.update(mnist_scores(classifier, images, real))
+            result.update(mnist_scores(classifier, mnist_digits(images) if kind == 'mnist-images' else images, real))
         else:
             result.update(stacked_scores(classifier, images))
     elif kind == 'faces':

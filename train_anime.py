@@ -13,6 +13,8 @@ Examples (the posts' variants):
   python train_anime.py --data-dir faces/ --unroll 5 --minibatch-discrimination --out result/anime_k5_md
   python train_anime.py --data-dir faces/ --loss lsgan --out result/anime_lsgan
   python train_anime.py --data-dir faces/ --loss wgan --weight-clip 0.01 --optimizer rmsprop --n-critic 5
+  python train_anime.py --data-dir MNIST_DIR --dataset mnist --preset lsgan-mnist --g-norm none   # the LSGAN
+      post's MNIST failure (G without batch norm); drop --g-norm none for the fix
 """
 import os
 import sys
@@ -26,10 +28,10 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli, distributed, options, presets, run
-from ganlib.extensions import SampleGrid
+from ganlib.extensions import SampleGrid, mnist_score
 from ganlib.images import ImageFolderDataset, ImageFolderError
 from ganlib.losses import parse_abc
-from ganlib.mnist import IDXError, load_mnist
+from ganlib.mnist import IDXError, load_mnist, mnist_at, to_unit_range
 from ganlib.stacked_mnist import StackedMNIST
 from ganlib.updaters import UNROLL_MODES, GANUpdater
 from models.dcgan import ACTIVATIONS, NORMALIZATIONS, DCGANDiscriminator, DCGANGenerator
@@ -48,8 +50,13 @@ PRESETS = dict(
     NETWORKS,
     **{'improved-gan-post': dict(POST_RUN, loss='gan', unroll=0, **NETWORKS['improved']),
        'unrolled-post': dict(POST_RUN, loss='gan', unroll=5, unroll_cache='params', **NETWORKS['improved']),
-       'lsgan-post': dict(POST_RUN, loss='lsgan', lsgan_abc='0,1,1', unroll=0, **NETWORKS['lsgan'])})
-KEY_SETTINGS = ('preset', 'size', 'z_dim', 'z_dist', 'loss', 'unroll', 'd_activation', 'd_noise', 'init', 'lr',
+       'lsgan-post': dict(POST_RUN, loss='lsgan', lsgan_abc='0,1,1', unroll=0, **NETWORKS['lsgan']),
+       # The LSGAN post's MNIST run, which "never trained": its face networks and optimiser at 32 x 32 on MNIST with
+       # the generator it had, without batch norm (its author's later diagnosis); --g-norm batch is the fix.  The
+       # post gives no length or MNIST net sizes: G from 256 maps, 20 epochs.
+       'lsgan-mnist-post': dict(POST_RUN, dataset='mnist', size=32, g_ch=256, epochs=20, loss='lsgan',
+                                lsgan_abc='0,1,1', unroll=0, g_norm='none', **NETWORKS['lsgan'])})
+KEY_SETTINGS = ('preset', 'dataset', 'size', 'g_norm', 'z_dim', 'z_dist', 'loss', 'unroll', 'd_activation', 'd_noise', 'init', 'lr',
                 'batch_size', 'epochs', 'minibatch_discrimination', 'feature_matching')
 
 
@@ -58,15 +65,16 @@ def parse_args(argv=None):
     a = p.add_argument
     a('--data-dir', required=True, help='folder of PNG/JPEG images, searched recursively (or the MNIST IDX '
       'folder for --dataset stacked-mnist)')
-    a('--dataset', choices=('folder', 'stacked-mnist'), default='folder',
-      help='folder: the images under --data-dir; stacked-mnist: three MNIST digits as RGB (1,000 modes)')
+    a('--dataset', choices=('folder', 'stacked-mnist', 'mnist'), default='folder',
+      help='folder: the images under --data-dir; stacked-mnist: three MNIST digits as RGB (1,000 modes); '
+           'mnist: the MNIST training digits, one channel, padded to 32 x 32')
     a('--stacked-size', type=cli.positive_int, default=128000, help='stacked-MNIST examples (default 128,000)')
     a('--size', type=int, choices=(32, 64, 96), default=None,
-      help='image size (default 64 for a folder, 32 for stacked-mnist; the posts used 96)')
+      help='image size (default 64 for a folder, 32 for stacked-mnist and mnist; the posts used 96)')
     a('--max-images', type=cli.positive_int, default=None, help='stop after N readable images (sorted paths)')
     a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
-      help="improved-gan-post, unrolled-post, lsgan-post: everything that post's run used (explicit flags still "
-           "win); improved, lsgan: D activation, input noise and init only; auto (default): lsgan for --loss lsgan")
+      help="improved-gan-post, unrolled-post, lsgan-post, lsgan-mnist-post: everything that post's run used "
+           "(explicit flags still win); improved, lsgan: D activation, input noise and init only; auto (default): lsgan for --loss lsgan")
     a('--z-dim', type=cli.positive_int, default=50, help='latent size (50 as in the posts)')
     a('--z-dist', choices=('uniform', 'normal'), default='uniform', help='latent distribution (posts: uniform)')
     a('--g-ch', type=cli.positive_int, default=512, help="G's first feature maps (halved per layer; default 512)")
@@ -74,6 +82,11 @@ def parse_args(argv=None):
     a('--d-activation', choices=ACTIVATIONS, default=None, help='(preset)')
     a('--d-noise', type=cli.nonnegative_float, default=None, help="std of the Gaussian noise added to D's input (preset)")
     a('--init', default=None, help='weight init, e.g. normal:0.02 (preset)')
+    a('--g-norm', choices=('batch', 'none'), default='batch',
+      help="normalisation in G: batch (default), none (the LSGAN post's failing MNIST generator)")
+    a('--score-samples', type=cli.nonnegative_int, default=2000,
+      help='--dataset mnist: samples scored every epoch with the MNIST classifier (FID, IS, classes; 0: none)')
+    a('--classifier-cache', default=None, help="where the MNIST classifier is cached (default: evaluate.py's)")
     a('--d-norm', choices=NORMALIZATIONS, default=None,
       help="normalisation in D: batch (the posts), layer, none (default: batch; layer with --gradient-penalty)")
     a('--self-attention', action='store_true', help='SAGAN self-attention block in G and D')
@@ -111,7 +124,9 @@ def parse_args(argv=None):
     except ValueError as e:
         p.error(str(e))
     if args.size is None:
-        args.size = 32 if args.dataset == 'stacked-mnist' else 64
+        args.size = 64 if args.dataset == 'folder' else 32
+    if args.dataset == 'mnist' and args.size != 32:
+        p.error('--dataset mnist trains at 32 x 32 (the digits padded): use --size 32')
     if args.d_norm is None:  # the penalty is per example: no batch norm in the critic (Gulrajani et al. §4)
         args.d_norm = 'layer' if args.gradient_penalty else 'batch'
     if args.gradient_penalty and args.d_norm == 'batch':
@@ -129,13 +144,16 @@ def load_dataset(args, quiet=False):
         if not quiet and (i % 1000 == 0 or i == n):
             print('\rloading images: {}/{}'.format(i, n), end='', flush=True)
             shown.append(i)
-    if args.dataset == 'stacked-mnist':
+    if args.dataset in ('stacked-mnist', 'mnist'):
         try:
             (x, y), _ = load_mnist(args.data_dir)
         except (IDXError, ValueError) as e:
             raise cli.CleanExit(str(e))
-        dataset = StackedMNIST(x[:args.max_images], y[:args.max_images], args.stacked_size, args.size,
-                               seed=args.seed + 11)
+        if args.dataset == 'mnist':
+            dataset = mnist_at(to_unit_range(x[:args.max_images]), 32)
+        else:
+            dataset = StackedMNIST(x[:args.max_images], y[:args.max_images], args.stacked_size, args.size,
+                                   seed=args.seed + 11)
     else:
         try:
             dataset = ImageFolderDataset(args.data_dir, args.size, args.max_images, progress=progress)
@@ -154,10 +172,13 @@ def build(args, dataset, device, comm=None):
     """G, D and the updater; with a ChainerMN ``comm``, data-parallel (``ganlib.distributed``)."""
     rng = numpy.random.RandomState(args.seed)
     try:
-        gen = DCGANGenerator(args.z_dim, args.size, args.g_ch, args.z_dist, args.init, args.self_attention, rng=rng)
+        channels = 1 if args.dataset == 'mnist' else 3
+        gen = DCGANGenerator(args.z_dim, args.size, args.g_ch, args.z_dist, args.init, args.self_attention, rng=rng,
+                             normalization=args.g_norm, channels=channels)
         dis = DCGANDiscriminator(args.size, args.d_ch, args.d_activation, args.d_noise, args.init,
                                  (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
-                                 args.self_attention, seed=args.seed + 5, rng=rng, normalization=args.d_norm)
+                                 args.self_attention, seed=args.seed + 5, rng=rng, normalization=args.d_norm,
+                                 channels=channels)
     except ValueError as e:
         raise cli.CleanExit(str(e))
     opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))
@@ -206,6 +227,12 @@ def main(argv=None):
         if extensions.PlotReport.available():
             trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger(),
                                                  file_name='loss.png'))
+        if args.dataset == 'mnist' and args.score_samples:
+            scores = mnist_score(args, gen, device)
+            trainer.extend(scores, trigger=(args.sample_every, 'epoch'))
+            if extensions.PlotReport.available():
+                trainer.extend(extensions.PlotReport(['eval/fid'], 'epoch', trigger=(args.sample_every, 'epoch'),
+                                                     file_name='fid.png'))
         if not args.quiet:
             extra = ['dis/gp'] if args.gradient_penalty else []
             trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +

@@ -29,8 +29,7 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli, options, presets, run
-from ganlib.extensions import ClassGrid
-from ganlib.rng import RandomStream
+from ganlib.extensions import ClassGrid, mnist_score
 from ganlib.updaters import ConditionalGANUpdater
 from models.conditional import ConditionalGenerator, ProjectionDiscriminator
 
@@ -110,34 +109,6 @@ def build(args, data, device):
     return gen, dis, updater
 
 
-class ClassScores(training.Extension):
-    """Every epoch: ``n`` samples, n/10 per class, scored by the MNIST classifier — ``eval/class_match`` (how
-    often the predicted class is the conditioning class), ``eval/fid`` and ``eval/inception_score``."""
-    trigger = 1, 'epoch'
-    priority = training.PRIORITY_WRITER
-
-    def __init__(self, gen, classifier, real, n, seed, truncation=None):
-        self.gen, self.classifier, self.real, self.seed, self.truncation = gen, classifier, real, seed, truncation
-        self.labels = numpy.repeat(numpy.arange(10, dtype=numpy.int32), max(1, n // 10))
-
-    def evaluate(self, truncation=None):
-        from ganlib.mnist import mnist_digits
-        from ganlib.scoring import class_match, mnist_scores
-        xp = self.gen.xp
-        with chainer.no_backprop_mode(), chainer.using_config('train', False):
-            z = self.gen.make_hidden(len(self.labels), RandomStream(self.seed), truncation=truncation)
-            x = chainer.backend.CpuDevice().send(self.gen(z, xp.asarray(self.labels)).array)
-        digits = mnist_digits(x)
-        scores = mnist_scores(self.classifier, digits, self.real)
-        return dict(class_match(self.classifier, digits, self.labels), fid=scores['fid'],
-                    inception_score=scores['inception_score'], classes_captured=scores['classes_captured'])
-
-    def __call__(self, trainer):
-        s = self.evaluate()
-        chainer.report({'eval/class_match': s['class_match'], 'eval/fid': s['fid'],
-                        'eval/inception_score': s['inception_score']})
-
-
 def main(argv=None):
     args = parse_args(argv)
     device = cli.get_device(args.device)
@@ -149,14 +120,8 @@ def main(argv=None):
     last = args.epochs * updater.iterations_per_epoch
     log_trigger = lambda: run.EveryOrEnd(args.log_every, 'iteration', last)  # noqa: E731
     grid = ClassGrid(gen, args.out, 10, args.grid, seed=args.seed + 3, truncation=args.truncation)
-    scores = None
-    if args.score_samples:
-        from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
-        from ganlib.mnist import load_mnist, to_unit_range
-        classifier, _ = load_or_train(args.data_dir, args.classifier_cache or DEFAULT_CLASSIFIER_CACHE,
-                                      device=device, log=lambda m: None if args.quiet else print(m))
-        real = to_unit_range(load_mnist(args.data_dir)[1][0][:10000])
-        scores = ClassScores(gen, classifier, real, args.score_samples, args.seed + 4)
+    scores = mnist_score(args, gen, device, n_classes=10) if args.score_samples else None
+    if scores is not None:
         trainer.extend(scores)
     trainer.extend(extensions.LogReport(trigger=log_trigger()))
     trainer.extend(grid, trigger=(1, 'epoch'))

@@ -33,7 +33,7 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli, run
-from ganlib.extensions import SampleGrid
+from ganlib.extensions import SampleGrid, mnist_score
 from ganlib.losses import WassersteinLoss
 from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
@@ -146,7 +146,7 @@ def build(args, images, device):
 
 class PhaseEnd(training.Extension):
     """At the end of every phase (and of training): the sample grid ``samples/phase_K_RESpx.png`` and, with a
-    ``scorer``, its scores, reported as ``phase/...`` and kept in ``self.scores``."""
+    ``scorer``, its scores; one entry per phase in ``self.scores`` (saved in snapshots and in metrics.json)."""
     trigger = 1, 'iteration'
     priority = training.PRIORITY_READER
 
@@ -167,30 +167,13 @@ class PhaseEnd(training.Extension):
             done_phase, what, res, upd.iteration))
         entry = dict(phase=done_phase, resolution=res, iteration=upd.iteration, images=upd.iteration * upd.images_per_iteration)
         if self.scorer is not None:
-            entry.update(self.scorer())
+            entry.update({k: v for k, v in self.scorer().items() if k != 'class_histogram'})
         self.scores.append(entry)
 
     def serialize(self, serializer):
         import json
         text = serializer('scores', json.dumps(self.scores))
         self.scores = json.loads(str(text))
-
-
-def mnist_scorer(args, gen, device):
-    """A function scoring ``args.score_samples`` samples of ``gen`` with the MNIST classifier (trained once)."""
-    from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
-    from ganlib.mnist import load_mnist, mnist_digits, to_unit_range
-    from ganlib.scoring import generate_images, mnist_scores
-    classifier, info = load_or_train(args.data_dir, args.classifier_cache or DEFAULT_CLASSIFIER_CACHE,
-                                     device=device, log=lambda m: None if args.quiet else print(m))
-    _, (x_test, _) = load_mnist(args.data_dir)
-    real = to_unit_range(x_test[:10000])
-
-    def score():
-        digits = mnist_digits(generate_images(gen, args.score_samples, args.seed + 4))
-        s = mnist_scores(classifier, digits, real)
-        return {k: s[k] for k in ('fid', 'inception_score', 'classes_captured', 'class_kl')}
-    return score
 
 
 def main(argv=None):
@@ -208,7 +191,7 @@ def main(argv=None):
     trainer = training.Trainer(updater, (total, 'iteration'), out=args.out)
     log_trigger = lambda: run.EveryOrEnd(args.log_every, 'iteration', total)  # noqa: E731
     grid = SampleGrid(gen, args.out, args.grid, seed=args.seed + 3, size=args.size)
-    scorer = mnist_scorer(args, gen, device) if args.dataset == 'mnist' and args.score_samples else None
+    scorer = mnist_score(args, gen, device).evaluate if args.dataset == 'mnist' and args.score_samples else None
     phases = PhaseEnd(grid, total, scorer)
     trainer.extend(extensions.LogReport(trigger=log_trigger()))
     trainer.extend(grid, trigger=(args.sample_every, 'epoch'))

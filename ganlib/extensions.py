@@ -129,3 +129,55 @@ class ClassGrid(SampleGrid):
     def generate(self):
         xp = self.gen.xp
         return self.gen(xp.asarray(self.z), xp.asarray(self.labels))
+
+
+class MNISTScore(training.Extension):
+    """Score ``n`` samples of an image generator with the repository's MNIST classifier (``ganlib.scoring``):
+    FID in its feature space against ``real`` digits, the Inception-style score, classes captured and their KL to
+    uniform; for a class-conditional G (``n_classes``) the samples are n/K per class and ``class_match`` says how
+    often the classifier agrees with the conditioning class.  Reported as ``eval/...`` at its trigger; the
+    latents come from ``RandomStream(seed)``, the same at every call."""
+    trigger = 1, 'epoch'
+    priority = training.PRIORITY_WRITER
+    REPORTED = ('fid', 'inception_score', 'classes_captured', 'class_match')
+
+    def __init__(self, gen, classifier, real, n=2000, seed=0, n_classes=None):
+        self.gen, self.classifier, self.real, self.seed = gen, classifier, real, seed
+        self.labels = None if n_classes is None else \
+            numpy.repeat(numpy.arange(n_classes, dtype=numpy.int32), max(1, n // n_classes))
+        self.n = n if self.labels is None else len(self.labels)
+
+    def evaluate(self, truncation=None):
+        from ganlib.mnist import mnist_digits
+        from ganlib.scoring import class_match, mnist_scores
+        xp = self.gen.xp
+        stream = RandomStream(self.seed)
+        with chainer.no_backprop_mode(), chainer.using_config('train', False):
+            x = []
+            for start in range(0, self.n, 500):
+                stop = min(self.n, start + 500)
+                z = self.gen.make_hidden(stop - start, stream, truncation=truncation)
+                out = self.gen(z) if self.labels is None else self.gen(z, xp.asarray(self.labels[start:stop]))
+                x.append(chainer.backend.CpuDevice().send(out.array))
+        digits = mnist_digits(numpy.concatenate(x))
+        scores = mnist_scores(self.classifier, digits, self.real)
+        result = {k: scores[k] for k in ('fid', 'inception_score', 'classes_captured', 'class_kl',
+                                          'class_histogram')}
+        if self.labels is not None:
+            result.update(class_match(self.classifier, digits, self.labels))
+        return result
+
+    def __call__(self, trainer):
+        s = self.evaluate()
+        chainer.report({'eval/' + k: s[k] for k in self.REPORTED if k in s})
+
+
+def mnist_score(args, gen, device, n_classes=None):
+    """An :class:`MNISTScore` for a run's ``args`` (``data_dir``, ``score_samples``, ``classifier_cache``, ``seed``,
+    ``quiet``): the cached classifier (trained once if missing) and the official test digits as the reference."""
+    from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train
+    from ganlib.mnist import load_mnist, to_unit_range
+    classifier, _ = load_or_train(args.data_dir, args.classifier_cache or DEFAULT_CLASSIFIER_CACHE, device=device,
+                                  log=lambda m: None if args.quiet else print(m))
+    real = to_unit_range(load_mnist(args.data_dir)[1][0][:10000])
+    return MNISTScore(gen, classifier, real, args.score_samples, args.seed + 4, n_classes)

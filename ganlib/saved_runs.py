@@ -9,7 +9,7 @@ import chainer
 
 from ganlib import cli, run
 
-IMAGE_KINDS = ('faces', 'stacked-mnist')
+IMAGE_KINDS = ('faces', 'stacked-mnist', 'mnist-images')
 
 
 def load_config(run_dir):
@@ -23,11 +23,14 @@ def load_config(run_dir):
 
 
 def run_kind(cfg):
-    """'mnist' (train_mnist_ssl.py), 'stacked-mnist' or 'faces' (train_anime.py), or 'mog' (train_mog.py)."""
+    """'mnist' (train_mnist_ssl.py), 'stacked-mnist', 'mnist-images' or 'faces' (train_anime.py), or 'mog'
+    (train_mog.py)."""
     if 'lr_schedule' in cfg and 'labels' in cfg:
         return 'mnist'
     if cfg.get('dataset') == 'stacked-mnist':
         return 'stacked-mnist'
+    if cfg.get('dataset') == 'mnist' and 'g_ch' in cfg:
+        return 'mnist-images'
     if cfg.get('dataset') == 'folder':
         return 'faces'
     if 'iterations_per_epoch' in cfg and cfg.get('dataset') in ('ring', 'double_ring', 'grid'):
@@ -48,7 +51,8 @@ def build_generator(kind, cfg):
                             batch_norm=cfg.get('g_batch_norm', False))
     from models.dcgan import DCGANGenerator
     return DCGANGenerator(cfg['z_dim'], cfg['size'], cfg['g_ch'], cfg['z_dist'], cfg['init'],
-                          cfg.get('self_attention', False))
+                          cfg.get('self_attention', False), normalization=cfg.get('g_norm', 'batch'),
+                          channels=1 if kind == 'mnist-images' else 3)
 
 
 def latest_generator_snapshot(run_dir):

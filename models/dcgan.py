@@ -29,6 +29,11 @@ def _check_size(size):
         raise ValueError('image size must be a multiple of 16 (64 or 96), got {}'.format(size))
 
 
+def _norm(layer, h):
+    """``layer(h)``, or ``h`` where the network has no normalisation layer there."""
+    return h if layer is None else layer(h)
+
+
 def _image_activation(name):
     if name == 'elu':
         return F.elu
@@ -36,40 +41,46 @@ def _image_activation(name):
 
 
 class DCGANGenerator(chainer.Chain):
+    """``normalization='none'`` drops G's batch norm (the LSGAN post's MNIST generator, which failed to train);
+    ``channels``: 3 (RGB) or 1 (MNIST)."""
+
     def __init__(self, z_dim=50, size=64, ch=512, z_distribution='uniform', init='normal:0.02',
-                 self_attention=False, rng=None):
+                 self_attention=False, rng=None, normalization='batch', channels=3):
         super().__init__()
         _check_size(size)
         if z_dim <= 0 or ch < 8 or ch % 8:
             raise ValueError('need z_dim > 0 and a channel count that is a multiple of 8 (got {}, {})'.format(
                 z_dim, ch))
         self.z_dim, self.size, self.ch, self.z_distribution = z_dim, size, ch, z_distribution
+        if normalization not in ('batch', 'none'):
+            raise ValueError('G normalization must be batch or none, got {!r}'.format(normalization))
         self.bottom = size // 16
         w = lambda: make_initializer(init, rng)  # noqa: E731
+        bn = lambda n: L.BatchNormalization(n) if normalization == 'batch' else None  # noqa: E731
         with self.init_scope():
             self.l0 = L.Linear(z_dim, ch * self.bottom ** 2, initialW=w())
-            self.bn0 = L.BatchNormalization(ch * self.bottom ** 2)
+            self.bn0 = bn(ch * self.bottom ** 2)
             self.dc1 = Deconvolution2D(ch, ch // 2, 4, 2, 1, initialW=w())
-            self.bn1 = L.BatchNormalization(ch // 2)
+            self.bn1 = bn(ch // 2)
             self.dc2 = Deconvolution2D(ch // 2, ch // 4, 4, 2, 1, initialW=w())
-            self.bn2 = L.BatchNormalization(ch // 4)
+            self.bn2 = bn(ch // 4)
             self.attention = SelfAttention(ch // 4, initialW=w()) if self_attention else None
             self.dc3 = Deconvolution2D(ch // 4, ch // 8, 4, 2, 1, initialW=w())
-            self.bn3 = L.BatchNormalization(ch // 8)
-            self.dc4 = Deconvolution2D(ch // 8, 3, 4, 2, 1, initialW=w())
+            self.bn3 = bn(ch // 8)
+            self.dc4 = Deconvolution2D(ch // 8, channels, 4, 2, 1, initialW=w())
 
     def make_hidden(self, n, rng, truncation=None):
         return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, next(self.params()).dtype,
                         truncation=truncation)
 
     def forward(self, z):
-        h = F.relu(self.bn0(self.l0(z)))
+        h = F.relu(_norm(self.bn0, self.l0(z)))
         h = F.reshape(h, (len(z), self.ch, self.bottom, self.bottom))
-        h = F.relu(self.bn1(self.dc1(h)))
-        h = F.relu(self.bn2(self.dc2(h)))
+        h = F.relu(_norm(self.bn1, self.dc1(h)))
+        h = F.relu(_norm(self.bn2, self.dc2(h)))
         if self.attention is not None:
             h = self.attention(h)
-        h = F.relu(self.bn3(self.dc3(h)))
+        h = F.relu(_norm(self.bn3, self.dc3(h)))
         return F.tanh(self.dc4(h))
 
 
@@ -103,7 +114,8 @@ class DCGANDiscriminator(chainer.Chain):
     posts), layer norm or none after the inner convolutions (a gradient penalty needs a per-example critic)."""
 
     def __init__(self, size=64, ch=32, activation='elu', input_noise=0.3, init='normal:0.02',
-                 minibatch_discrimination=None, self_attention=False, seed=0, rng=None, normalization='batch'):
+                 minibatch_discrimination=None, self_attention=False, seed=0, rng=None, normalization='batch',
+                 channels=3):
         super().__init__()
         _check_size(size)
         if normalization not in NORMALIZATIONS:
@@ -118,7 +130,7 @@ class DCGANDiscriminator(chainer.Chain):
         w = lambda: make_initializer(init, rng)  # noqa: E731
         width = 8 * ch * (size // 16) ** 2
         with self.init_scope():
-            self.c0 = Convolution2D(3, ch, 4, 2, 1, initialW=w())
+            self.c0 = Convolution2D(channels, ch, 4, 2, 1, initialW=w())
             self.c1 = Convolution2D(ch, 2 * ch, 4, 2, 1, initialW=w())
             self.bn1 = _normalization(normalization, 2 * ch, size // 4)
             self.attention = SelfAttention(2 * ch, initialW=w()) if self_attention else None
@@ -133,18 +145,14 @@ class DCGANDiscriminator(chainer.Chain):
         super().serialize(serializer)
         self.noise.serialize(serializer['noise_rng'])
 
-    @staticmethod
-    def _norm(layer, h):
-        return h if layer is None else layer(h)
-
     def forward(self, x, return_features=False):
         h = self.noise(x, self.input_noise)
         h = self.act(self.c0(h))
-        h = self.act(self._norm(self.bn1, self.c1(h)))
+        h = self.act(_norm(self.bn1, self.c1(h)))
         if self.attention is not None:
             h = self.attention(h)
-        h = self.act(self._norm(self.bn2, self.c2(h)))
-        h = self.act(self._norm(self.bn3, self.c3(h)))
+        h = self.act(_norm(self.bn2, self.c2(h)))
+        h = self.act(_norm(self.bn3, self.c3(h)))
         features = F.reshape(h, (len(x), -1))
         h = features
         if self.md is not None:

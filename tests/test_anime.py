@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import analogy
+import evaluate
 import train_anime
 from ganlib.images import ImageFolderDataset, ImageFolderError, find_images, image_grid
 from ganlib.latent import arithmetic, interpolation_rows, lerp, slerp
@@ -201,3 +202,36 @@ def test_train_anime_empty_folder_and_analogy_errors(tmp_path):
     assert proc.returncode == 2 and 'no PNG/JPEG images' in proc.stderr and 'Traceback' not in proc.stderr
     proc = run_cli('analogy.py', str(tmp_path / 'empty'))
     assert proc.returncode == 2 and 'args.json' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_generator_without_batch_norm_and_one_channel():
+    gen = DCGANGenerator(8, 32, 32, 'uniform', 'normal:0.02', rng=numpy.random.RandomState(0), normalization='none',
+                         channels=1)
+    assert all(getattr(gen, name) is None for name in ('bn0', 'bn1', 'bn2', 'bn3'))
+    assert not any(isinstance(link, chainer.links.BatchNormalization) for link in gen.links())
+    x = gen(gen.make_hidden(3, RandomStream(0)))
+    assert x.shape == (3, 1, 32, 32)
+    dis = DCGANDiscriminator(32, 4, channels=1, rng=numpy.random.RandomState(1))
+    assert dis(x).shape == (3,)
+    with pytest.raises(ValueError, match='batch or none'):
+        DCGANGenerator(8, 32, 32, normalization='layer')
+
+
+def test_lsgan_on_mnist_scores_every_epoch_and_evaluates(tmp_path):
+    from tests.test_mnist_ssl import make_tiny_mnist
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    out = str(tmp_path / 'run')
+    argv = ['--data-dir', data, '--dataset', 'mnist', '--preset', 'lsgan-mnist-post', '--batch-size', '8',
+            '--g-ch', '32', '--d-ch', '4', '--epochs', '2', '--iterations-per-epoch', '2', '--score-samples', '30',
+            '--classifier-cache', str(tmp_path / 'clf'), '--grid', '2', '--log-every', '1', '--quiet', '--out', out]
+    train_anime.main(argv)
+    log = json.load(open(os.path.join(out, 'log')))
+    assert {'eval/fid', 'eval/inception_score', 'eval/classes_captured'} <= set(log[-1])
+    cfg = json.load(open(os.path.join(out, 'args.json')))
+    assert cfg['g_norm'] == 'none' and cfg['dataset'] == 'mnist'
+    result = evaluate.main([out, '--samples', '40', '--real-samples', '30', '--classifier-cache',
+                            str(tmp_path / 'clf')])
+    assert result['kind'] == 'mnist-images' and 'fid' in result and result['samples'] == 40
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_anime.py'), '--data-dir', data, '--dataset',
+                           'mnist', '--size', '64', '--out', str(tmp_path / 'x')], capture_output=True, text=True)
+    assert proc.returncode == 2 and '--size 32' in proc.stderr and not os.path.exists(tmp_path / 'x')

@@ -84,6 +84,17 @@ def test_image_presets():
             lsgan['lsgan_abc']) == (512, 'leaky_relu', 0.0, 'normal:0.01', 'lsgan', 0, (0.0, 1.0, 1.0))
 
 
+def test_lsgan_mnist_preset_has_the_posts_generator_without_batch_norm():
+    quoted("The LSGAN post's MNIST failure was later attributed by its author to a generator without batch "
+           "normalisation.")
+    s = settings(train_anime, ['--data-dir', '.', '--preset', 'lsgan-mnist-post'])
+    assert (s['dataset'], s['size'], s['g_norm'], s['loss'], s['lsgan_abc'], s['unroll'], s['lr'], s['beta1'],
+            s['batch_size'], s['init'], s['d_activation']) == ('mnist', 32, 'none', 'lsgan', (0.0, 1.0, 1.0), 0, 1e-4,
+                                                               0.5, 128, 'normal:0.01', 'leaky_relu')
+    fix = settings(train_anime, ['--data-dir', '.', '--preset', 'lsgan-mnist-post', '--g-norm', 'batch'])
+    assert fix['g_norm'] == 'batch' and fix['loss'] == 'lsgan'
+
+
 def test_effective_settings_are_printed_saved_and_labelled(tmp_path):
     out = str(tmp_path / 'run')
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_mog.py'), '--preset', 'lsgan-post', '--epochs',
