@@ -55,6 +55,9 @@ TARGETS = {  # PacGAN Table 1 (best published: PacGAN4) — modes, HQ %, reverse
 }
 
 
+SCORED = ('modes', 'hq', 'rev_kl', 'rev_kl_hq', 'balanced_hq')
+
+
 def z_dims_for(method, args):
     return args.toolbox_z_dims if method in TOOLBOX else args.z_dims
 
@@ -88,15 +91,19 @@ def summarize(args, runs_dir):
                     if os.path.isfile(path):
                         full = json.load(open(path))
                         ms.append(dict(full, **{k: v for k, v in metrics_of(method, full).items()
-                                                if k in ('modes', 'hq', 'rev_kl')}))
+                                                if k in SCORED}))
                 if not ms:
                     continue
                 raw['{}/z{}/{}'.format(dataset, z, method)] = [
-                    {k: m[k] for k in ('modes', 'hq', 'rev_kl', 'wall_time_s', 'ms_per_iteration', 'iterations')}
+                    {k: m[k] for k in SCORED + ('wall_time_s', 'ms_per_iteration', 'iterations') if k in m}
                     for m in ms]
-                rows.append('| {} | {} | {} | {} / {} | {} | {} | {:.1f} | {:.0f} |'.format(
-                    dataset, z, method, mean_std([m['modes'] for m in ms], '{:.1f}'), ms[0]['n_modes'],
-                    mean_std([100 * m['hq'] for m in ms], '{:.1f}'), mean_std([m['rev_kl'] for m in ms], '{:.3f}'),
+
+                def col(key, fmt, scale=1.0):  # runs made before the sharper metrics have none: '–'
+                    values = [scale * m[key] for m in ms if key in m]
+                    return mean_std(values, fmt) if len(values) == len(ms) else '–'
+                rows.append('| {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.1f} | {:.0f} |'.format(
+                    dataset, z, method, col('modes', '{:.1f}'), ms[0]['n_modes'], col('hq', '{:.1f}', 100),
+                    col('rev_kl', '{:.3f}'), col('rev_kl_hq', '{:.3f}'), col('balanced_hq', '{:.1f}', 100),
                     numpy.mean([m['ms_per_iteration'] for m in ms]), numpy.mean([m['wall_time_s'] for m in ms])) +
                     ' {} |'.format(len(ms)))
     return rows, raw
@@ -165,7 +172,9 @@ repository's 2-core CPU machine, 2 runs at a time, one BLAS thread each).
 
 Protocol (VEEGAN / PacGAN): ring of 8 Gaussians (radius 2, σ 0.02) and 5 × 5 grid (spacing 2, σ 0.05);
 2,500 samples after training; a sample is high quality (HQ) within 3σ of its nearest mode; modes captured
-= modes nearest to at least one HQ sample; reverse KL = KL(histogram of all samples' nearest modes ‖ uniform).
+= modes nearest to at least one HQ sample; reverse KL = KL(histogram of all samples' nearest modes ‖ uniform);
+rev-KL (HQ) = the same over the HQ samples only (PacGAN's definition); balanced HQ = (1/K) Σ_k min(1, K n_k / N) with
+n_k the HQ samples at mode k (`ganlib/metrics.py`; neither credits a blob between the modes).
 Networks and optimiser of the unrolled post (G z → 128 → 128 → 2, D 2 → 128 → 1 with inputs / radius,
 HeNormal(0.8), Adam 1e-3 β1 0.5, batch 100), {iters} generator iterations ({epochs} epochs × {ipe}) —
 the post ran 100,000 — and seeds {seeds}.  Values are mean ± std over the {n_seeds} seeds;
@@ -188,8 +197,8 @@ Self-attention needs feature maps, so it is an option of the image models only.
 
 One run, for example: `{example}`
 
-| data | z | method | modes | HQ % | reverse KL | s / 1,000 it | wall s | seeds |
-|---|---|---|---|---|---|---|---|---|
+| data | z | method | modes | HQ % | reverse KL | rev-KL (HQ) | balanced HQ % | s / 1,000 it | wall s | seeds |
+|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
 Best published (PacGAN Table 1, PacGAN4, much longer training): ring 7.9 modes / 95.6 % HQ / 0.07;
