@@ -149,3 +149,16 @@ def test_pacgan_benchmark_tiny_and_an_interrupted_run_resumes(tmp_path):
     pacgan_benchmark.main(argv)
     m = json.load(open(str(runs / 'ring_pack1_s0' / 'metrics.json')))
     assert m['iterations'] == 6 and m['resumed_from'].endswith('snapshot_iter_3')
+
+
+def test_batched_seeds_prototype_keeps_each_seed_its_own(capsys):
+    import numpy
+    from benchmarks import batched_seeds
+    net = batched_seeds.SeedBatchedMLP((4, 5, 2), 3, numpy.random.RandomState(0))
+    x = numpy.random.RandomState(1).randn(3, 6, 4).astype(numpy.float32)
+    out = net(x).array
+    for s in range(3):  # seed s sees only its own weights
+        h = numpy.maximum(x[s] @ net.W0.array[s] + net.b0.array[s], 0)
+        numpy.testing.assert_allclose(out[s], h @ net.W1.array[s] + net.b1.array[s], rtol=1e-5, atol=1e-6)
+    single, rows = batched_seeds.main(['--seeds', '2', '--updates', '2', '--repeats', '1'])
+    assert single[0] > 0 and rows[0][0] == 2 and '| 2 |' in capsys.readouterr().out
