@@ -57,6 +57,8 @@ def parse_args(argv=None):
       help='D hidden widths (default 1000,500,250 for post, 1000,500,250,250,250 for paper)')
     a('--unlabeled-weight', type=cli.positive_float, default=None,
       help='weight w of the unsupervised D loss (default 1 for post, 0.5 for paper as its code)')
+    a('--max-unlabeled', type=cli.positive_int, default=None,
+      help='use only the first N unlabelled digits of the split (the unlabelled-count study; default all)')
     a('--g-hidden', type=cli.int_list, default=(500, 500), help='G hidden widths (default 500,500)')
     a('--batch-size', type=cli.positive_int, default=100)
     a('--epochs', type=cli.positive_int, default=30, help='epochs of --iterations-per-epoch updates (default 30)')
@@ -113,6 +115,9 @@ def load_data(args):
         if n_val is None:
             n_val = 10000 if len(y_train) >= 60000 else len(y_train) // 10
         lab, unl, val = ssl_split(y_train, args.labels, args.seed, n_val)
+        unl = unl[:args.max_unlabeled]
+        if len(unl) < args.batch_size:
+            raise ValueError('{} unlabelled digits, fewer than one batch of {}'.format(len(unl), args.batch_size))
     except (IDXError, ValueError) as e:
         raise cli.CleanExit(str(e))
     x_train, x_test = to_unit_range(x_train), to_unit_range(x_test)

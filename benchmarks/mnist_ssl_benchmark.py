@@ -35,6 +35,7 @@ def command(model, labels, k, seed, args, out):
             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
             '--eval-every', str(args.eval_every), '--quiet', '--out', out] + \
         (['--eval-average', str(args.eval_average)] if args.eval_average else []) + (['--score'] if args.score else []) + \
+        (['--max-unlabeled', str(args.max_unlabeled)] if args.max_unlabeled else []) + \
         (['--classifier-cache', args.classifier_cache] if args.score and args.classifier_cache else [])
 
 
@@ -56,6 +57,9 @@ def main(argv=None):
     p.add_argument('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     p.add_argument('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
                    help="also evaluate Polyak-averaged D parameters (train_mnist_ssl.py --eval-average)")
+    p.add_argument('--max-unlabeled', type=cli.positive_int, default=None,
+                   help='every run uses only this many unlabelled digits (train_mnist_ssl.py --max-unlabeled; give '
+                        'each count its own --runs-dir and --report)')
     p.add_argument('--no-run', action='store_true',
                    help='train nothing: tabulate the finished runs of this grid that are already in --runs-dir')
     p.add_argument('--jobs', type=cli.positive_int, default=2)

@@ -216,3 +216,16 @@ def test_bad_input_gives_one_line_errors(tmp_path, args, words):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and 'Traceback' not in proc.stderr, proc.stderr
     assert not os.path.exists(out)  # a failed start leaves nothing behind
+
+
+def test_max_unlabeled_keeps_the_labelled_digits_and_the_first_n_unlabelled(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'mnist'), n_train=300)
+    base = ['--data-dir', data, '--labels', '20', '--n-validation', '30', '--seed', '3', '--out', str(tmp_path / 'x')]
+    full = train_mnist_ssl.load_data(train_mnist_ssl.parse_args(base))
+    cut = train_mnist_ssl.load_data(train_mnist_ssl.parse_args(base + ['--max-unlabeled', '100']))
+    assert full['split']['unlabeled'] == 300 - 30 - 20 and cut['split']['unlabeled'] == 100
+    numpy.testing.assert_array_equal(cut['x_unl'], full['x_unl'][:100])
+    numpy.testing.assert_array_equal(cut['x_lab'], full['x_lab'])
+    numpy.testing.assert_array_equal(cut['x_val'], full['x_val'])
+    with pytest.raises(train_mnist_ssl.cli.CleanExit, match='fewer than one batch'):
+        train_mnist_ssl.load_data(train_mnist_ssl.parse_args(base + ['--max-unlabeled', '50']))
