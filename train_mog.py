@@ -89,8 +89,9 @@ def parse_args(argv=None):
     a('--maxout-pieces', type=cli.positive_int, default=5, help='pieces per maxout unit (default 5)')
     a('--pack', type=cli.positive_int, default=1,
       help='PacGAN packing m: D judges m samples concatenated; a batch is --batch-size packs (default 1)')
-    a('--simultaneous', action='store_true',
-      help="ALI/PacGAN code's update: D and G gradients at the same point, both step (no unrolling)")
+    a('--simultaneous', action=cli.argparse.BooleanOptionalAction, default=False,
+      help="ALI/PacGAN code's update: D and G gradients at the same point, both step (no unrolling; the pacgan "
+           "preset's; --no-simultaneous: alternating steps)")
     a('--init', default=None, help='weight init: he:0.8, normal:0.01, lecun, orthogonal (preset)')
     a('--lr', type=cli.positive_float, default=None, help='Adam learning rate for G and D (preset)')
     a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')

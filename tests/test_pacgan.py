@@ -170,3 +170,9 @@ def test_bad_pacgan_flags_are_one_line_errors(tmp_path, argv, message):
     assert proc.returncode == 2
     assert message in proc.stderr and 'Traceback' not in proc.stderr
     assert not os.path.exists(tmp_path / 'x')
+
+
+def test_no_simultaneous_turns_the_presets_update_rule_off():
+    assert settings(train_mog, ['--preset', 'pacgan', '--no-simultaneous'])['simultaneous'] is False
+    assert settings(train_mog, ['--preset', 'pacgan'])['simultaneous'] is True
+    assert settings(train_mog, [])['simultaneous'] is False
