@@ -136,3 +136,10 @@ def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
                           argv + ['--out', str(tmp_path / 'x')], capture_output=True, text=True)
     assert proc.returncode == 2 and message in proc.stderr and 'Traceback' not in proc.stderr
     assert not os.path.exists(tmp_path / 'x')
+
+
+def test_missing_mnist_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_conditional.py'), '--data-dir',
+                           str(tmp_path / 'none'), '--out', str(tmp_path / 'x')], capture_output=True, text=True)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not os.path.exists(tmp_path / 'x')
