@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Semi-supervised MNIST benchmark: models × label counts × (plain, unrolled) × seeds → results/mnist_ssl.md.
+"""Semi-supervised MNIST benchmark: models × label counts × (plain, unrolled) × seeds → results/mnist_ssl.md
+(× unlabelled-digit counts with --max-unlabeled N …).
 
 Needs the IDX files: --data-dir (default ../shared/data/mnist).  Finished runs are skipped.  Also draws the
 validation-accuracy curves (mean over seeds) of every row on one figure per label count.
 
   python benchmarks/mnist_ssl_benchmark.py --epochs 6 --labels 10 20 100 --seeds 0 1 2
   python benchmarks/mnist_ssl_benchmark.py --models paper --unroll 0 --epochs 10 --labels 20 100
+  python benchmarks/mnist_ssl_benchmark.py --labels 20 --unroll 0 --max-unlabeled 2000 4000 9000   # the count study
 """
 import json
 import os
@@ -29,13 +31,18 @@ def run_name(model, labels, k, seed):
     return '{}l{}_k{}_s{}'.format('' if model == 'post' else model + '_', labels, k, seed)
 
 
-def command(model, labels, k, seed, args, out):
+def runs_dir_for(args, max_unlabeled):
+    """Where the runs of one unlabelled-digit count go: ``--runs-dir`` itself without --max-unlabeled."""
+    return args.runs_dir if max_unlabeled is None else os.path.join(args.runs_dir, 'u{}'.format(max_unlabeled))
+
+
+def command(model, labels, k, seed, args, out, max_unlabeled=None):
     return [sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py'), '--data-dir', args.data_dir, '--model', model,
             '--labels', str(labels), '--unroll', str(k), '--seed', str(seed), '--epochs', str(args.epochs),
             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
             '--eval-every', str(args.eval_every), '--quiet', '--out', out] + \
         (['--eval-average', str(args.eval_average)] if args.eval_average else []) + (['--score'] if args.score else []) + \
-        (['--max-unlabeled', str(args.max_unlabeled)] if args.max_unlabeled else []) + \
+        (['--max-unlabeled', str(max_unlabeled)] if max_unlabeled else []) + \
         (['--classifier-cache', args.classifier_cache] if args.score and args.classifier_cache else [])
 
 
@@ -57,9 +64,9 @@ def main(argv=None):
     p.add_argument('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     p.add_argument('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
                    help="also evaluate Polyak-averaged D parameters (train_mnist_ssl.py --eval-average)")
-    p.add_argument('--max-unlabeled', type=cli.positive_int, default=None,
-                   help='every run uses only this many unlabelled digits (train_mnist_ssl.py --max-unlabeled; give '
-                        'each count its own --runs-dir and --report)')
+    p.add_argument('--max-unlabeled', nargs='+', type=cli.positive_int, default=None,
+                   help='runs that use only this many unlabelled digits (train_mnist_ssl.py --max-unlabeled), one '
+                        'grid axis: each count gets RUNS_DIR/uN and its own rows and curves (default: all of them)')
     p.add_argument('--no-run', action='store_true',
                    help='train nothing: tabulate the finished runs of this grid that are already in --runs-dir')
     p.add_argument('--jobs', type=cli.positive_int, default=2)
@@ -73,45 +80,52 @@ def main(argv=None):
     if not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
 
+    counts = args.max_unlabeled or [None]
     jobs = []
-    for model in args.models:
-        for k in args.unroll:
-            for labels in args.labels:
-                if k >= 2 and args.unroll_labels and labels not in args.unroll_labels:
-                    continue
-                for seed in args.seeds:
-                    if k >= 2 and args.unroll_seeds is not None and seed not in args.unroll_seeds:
+    for n_unl in counts:
+        for model in args.models:
+            for k in args.unroll:
+                for labels in args.labels:
+                    if k >= 2 and args.unroll_labels and labels not in args.unroll_labels:
                         continue
-                    name = run_name(model, labels, k, seed)
-                    out = os.path.join(args.runs_dir, name)
-                    jobs.append((name, command(model, labels, k, seed, args, out), out))
-    jobs.sort(key=lambda j: -int(j[0].split('_k')[1].split('_')[0]))  # unrolled (slowest) first
+                    for seed in args.seeds:
+                        if k >= 2 and args.unroll_seeds is not None and seed not in args.unroll_seeds:
+                            continue
+                        name = run_name(model, labels, k, seed)
+                        out = os.path.join(runs_dir_for(args, n_unl), name)
+                        jobs.append((name if n_unl is None else 'u{}/{}'.format(n_unl, name),
+                                     command(model, labels, k, seed, args, out, n_unl), out))
+    jobs.sort(key=lambda j: -int(j[0].split('_k')[1].split('_')[0]))  # unrolled (slowest) first (a stable sort)
     done_before = sum(os.path.isfile(os.path.join(out, 'metrics.json')) for _, _, out in jobs)
     total = 0.0 if args.no_run else run_jobs(jobs, args.jobs)
 
     rows, raw, curves, run_walls = [], {}, {}, []
-    for model, k, labels in ((m, k, n) for m in args.models for k in args.unroll for n in args.labels):
+    for n_unl, model, k, labels in ((u, m, k, n) for u in counts for m in args.models for k in args.unroll
+                                    for n in args.labels):
         ms, runs = [], []
         for seed in args.seeds:
-            run = os.path.join(args.runs_dir, run_name(model, labels, k, seed))
+            run = os.path.join(runs_dir_for(args, n_unl), run_name(model, labels, k, seed))
             if os.path.isfile(os.path.join(run, 'metrics.json')):
                 ms.append(json.load(open(os.path.join(run, 'metrics.json'))))
                 runs.append(run)
         if not ms:
             continue
         method = 'plain' if k < 2 else 'unrolled K={}'.format(k)
-        curves.setdefault(labels, []).append(('{} {}'.format(model, method), runs))
+        unlabeled = sorted({m['split']['unlabeled'] for m in ms})
+        curves.setdefault(labels, []).append(('{} {}{}'.format(
+            model, method, '' if n_unl is None else ', {} unlabelled'.format(unlabeled[0])), runs))
         keys = ('test_accuracy', 'test_errors', 'validation_accuracy', 'wall_time_s', 'iterations',
-                'test_accuracy_averaged')
-        raw['{}/l{}/k{}'.format(model, labels, k)] = [{key: m[key] for key in keys if key in m} for m in ms]
+                'test_accuracy_averaged', 'split')
+        raw['{}/l{}/k{}{}'.format(model, labels, k, '' if n_unl is None else '/u{}'.format(n_unl))] = [
+            {key: m[key] for key in keys if key in m} for m in ms]
         averaged = [100 * m['test_accuracy_averaged'] for m in ms if 'test_accuracy_averaged' in m]
         run_walls += [m['wall_time_s'] for m in ms]
         scored = [m['sample_scores'] for m in ms if 'sample_scores' in m]
         sample_cols = '{} | {}'.format(mean_std([sc['fid'] for sc in scored], '{:.1f}'),
                                        mean_std([sc['inception_score'] for sc in scored], '{:.2f}')) \
             if scored else '– | –'
-        rows.append(('| {} | {} | {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
-            labels, model, method,
+        rows.append(('| {} | {} | {} | {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
+            labels, '/'.join(map(str, unlabeled)), model, method,
             mean_std([100 * m['test_accuracy'] for m in ms], '{:.2f}'),
             mean_std(averaged, '{:.2f}') if averaged else '–',
             mean_std([m['test_errors'] for m in ms], '{:.0f}'),
@@ -129,8 +143,10 @@ def main(argv=None):
             split = json.load(open(path))['split']
             break
     model = args.models[-1]
-    example = display_command(command(model, 100, 0, 0, args, os.path.join(args.runs_dir, run_name(model, 100, 0, 0)))
-                              ).replace(args.data_dir, '../shared/data/mnist')
+    labels = args.labels[-1]
+    example = display_command(command(model, labels, 0, 0, args, os.path.join(
+        runs_dir_for(args, counts[-1]), run_name(model, labels, 0, 0)), counts[-1])).replace(
+        args.data_dir, '../shared/data/mnist')
     if args.no_run:
         timing = '--no-run: tabulated the {} finished runs of a grid of {}'.format(done_before, len(jobs))
     else:
@@ -142,8 +158,9 @@ def main(argv=None):
         rows='\n'.join(rows), example=example, epochs=args.epochs, ipe=args.iterations_per_epoch,
         iters=args.epochs * args.iterations_per_epoch,
         figure='![validation accuracy]({})'.format(os.path.basename(figure)) if figure else '',
-        split='{} validation digits, the other {} training digits labelled or unlabelled'.format(
-            split['validation'], split['labeled'] + split['unlabeled']) if split else 'none'))
+        split='{} validation digits, the other training digits labelled or unlabelled{}'.format(
+            split['validation'], ' — or, with --max-unlabeled N, only the first N of the unlabelled ones'
+            if args.max_unlabeled else '') if split else 'none'))
     print('wrote', args.report)
 
 
@@ -195,8 +212,8 @@ higher IS is better; they measure the *generator*, which feature matching does n
 
 One run, for example: `{example}`
 
-| labels | model | method | test accuracy % | averaged D test % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| labels | unlabelled digits | model | method | test accuracy % | averaged D test % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
 {figure}

@@ -41,12 +41,13 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
             '--eval-every', '1', '--eval-average', '0.5', '--runs-dir', str(tmp_path / 'runs'), '--report', report]
     mnist_ssl_benchmark.main(argv)
     text = open(report).read()
-    for row in ('| 20 | post | plain |', '| 20 | post | unrolled K=2 |', '| 20 | paper | plain |',
-                '| 20 | paper | unrolled K=2 |'):
-        assert row in text, row
-    plain_row = [line for line in text.splitlines() if line.startswith('| 20 | paper | plain |')][0]
-    assert '– | –' not in plain_row and len(plain_row.split('|')) == 14  # FID and IS columns filled
-    assert plain_row.split('|')[5].strip() != '–'  # the averaged D's accuracy
+    n_unl = json.load(open(str(tmp_path / 'runs' / 'l20_k0_s0' / 'metrics.json')))['split']['unlabeled']
+    for row in ('| 20 | {} | post | plain |', '| 20 | {} | post | unrolled K=2 |', '| 20 | {} | paper | plain |',
+                '| 20 | {} | paper | unrolled K=2 |'):
+        assert row.format(n_unl) in text, row
+    plain_row = [line for line in text.splitlines() if line.startswith('| 20 | {} | paper | plain |'.format(n_unl))][0]
+    assert '– | –' not in plain_row and len(plain_row.split('|')) == 15  # FID and IS columns filled
+    assert plain_row.split('|')[6].strip() != '–'  # the averaged D's accuracy
     assert os.path.isfile(str(tmp_path / 'mnist_ssl_curves.png')) and 'mnist_ssl_curves.png' in text
     assert os.path.isfile(str(tmp_path / 'runs' / 'paper_l20_k2_s0' / 'metrics.json'))
     with open(report, 'a') as f:
@@ -55,7 +56,25 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
     assert open(report).read().count('my reading') == 1
     mnist_ssl_benchmark.main(argv + ['--no-run', '--seeds', '0', '1'])  # seed 1 missing: tabulated as it is
     assert not os.path.exists(str(tmp_path / 'runs' / 'l20_k0_s1'))
-    assert '| 20 | paper | plain |' in open(report).read()
+    assert '| 20 | {} | paper | plain |'.format(n_unl) in open(report).read()
+
+
+def test_mnist_ssl_benchmark_unlabelled_counts_are_a_grid_axis(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'data'), n_train=400)
+    report = str(tmp_path / 'counts.md')
+    argv = ['--data-dir', data, '--labels', '20', '--unroll', '0', '--seeds', '0', '1', '--epochs', '1',
+            '--iterations-per-epoch', '2', '--eval-every', '1', '--max-unlabeled', '100', '200',
+            '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    mnist_ssl_benchmark.main(argv)
+    for n in (100, 200):
+        for seed in (0, 1):
+            m = json.load(open(str(tmp_path / 'runs' / 'u{}'.format(n) / 'l20_k0_s{}'.format(seed) / 'metrics.json')))
+            assert m['split']['unlabeled'] == n and m['config']['max_unlabeled'] == n
+    text = open(report).read()
+    assert '| 20 | 100 | post | plain |' in text and '| 20 | 200 | post | plain |' in text
+    runs = json.load(open(str(tmp_path / 'counts_runs.json')))
+    assert len(runs['post/l20/k0/u100']) == 2 and runs['post/l20/k0/u200'][0]['split']['unlabeled'] == 200
+    assert '--max-unlabeled 200' in text  # the example command is a run of the grid
 
 
 def test_mnist_metrics_benchmark_tiny(tmp_path):
@@ -162,3 +181,44 @@ def test_batched_seeds_prototype_keeps_each_seed_its_own(capsys):
         numpy.testing.assert_allclose(out[s], h @ net.W1.array[s] + net.b1.array[s], rtol=1e-5, atol=1e-6)
     single, rows = batched_seeds.main(['--seeds', '2', '--updates', '2', '--repeats', '1'])
     assert single[0] > 0 and rows[0][0] == 2 and '| 2 |' in capsys.readouterr().out
+
+
+def test_post_mog_benchmark_tiny_and_an_interrupted_run_resumes(tmp_path):
+    from benchmarks import post_mog_benchmark
+    report = str(tmp_path / 'results' / 'post.md')
+    runs = tmp_path / 'runs'
+    argv = ['--variants', 'ring_z16', 'double_ring_z256', '--seeds', '0', '--epochs', '2',
+            '--iterations-per-epoch', '3', '--snapshot-every', '1', '--runs-dir', str(runs), '--report', report]
+    post_mog_benchmark.main(argv)
+    text = open(report).read()
+    assert '| ring_z16 | GAN (K=1) | ' in text and '| double_ring_z256 | unrolled K=5 | ' in text
+    assert ' / 10 |' in text  # the double ring has 10 modes
+    for name in ('post_ring_z16.png', 'post_double_ring_z256.png', 'post_runs.json'):
+        assert os.path.isfile(str(tmp_path / 'results' / name)), name
+    m = json.load(open(str(runs / 'ring_z16_unrolled5_s0' / 'metrics.json')))
+    assert m['config']['preset'] == 'unrolled-post' and m['config']['z_dim'] == 16 and m['iterations'] == 6
+    assert m['config']['unroll'] == 5 and m['config']['std'] == 0.2
+    m = json.load(open(str(runs / 'double_ring_z256_gan_s0' / 'metrics.json')))
+    assert m['config']['dataset'] == 'double_ring' and m['config']['unroll'] == 1
+    # an interrupted run (no metrics.json, last snapshot at iteration 3) continues from its snapshot
+    before = os.path.getmtime(str(runs / 'double_ring_z256_gan_s0' / 'metrics.json'))
+    os.remove(str(runs / 'ring_z16_gan_s0' / 'metrics.json'))
+    os.remove(str(runs / 'ring_z16_gan_s0' / 'snapshot_iter_6'))
+    post_mog_benchmark.main(argv)
+    m = json.load(open(str(runs / 'ring_z16_gan_s0' / 'metrics.json')))
+    assert m['iterations'] == 6 and m['resumed_from'].endswith('snapshot_iter_3')
+    assert os.path.getmtime(str(runs / 'double_ring_z256_gan_s0' / 'metrics.json')) == before  # reused
+
+
+def test_post_mog_benchmark_first_full_epoch_reads_the_trainer_log(tmp_path):
+    from benchmarks.post_mog_benchmark import first_full_epoch, history
+    log = [{'epoch': 1, 'iteration': 5, 'dis/loss': 1.0},
+           {'epoch': 1, 'iteration': 5, 'eval/modes': 3.0, 'eval/hq': 0.5},
+           {'epoch': 2, 'iteration': 10, 'eval/modes': 8.0, 'eval/hq': 0.9},
+           {'epoch': 3, 'iteration': 15, 'eval/modes': 7.0, 'eval/hq': 0.9}]
+    with open(str(tmp_path / 'log'), 'w') as f:
+        json.dump(log, f)
+    h = history(str(tmp_path))
+    assert h == [(1, 3, 0.5), (2, 8, 0.9), (3, 7, 0.9)]
+    assert first_full_epoch(h, 8) == 2 and first_full_epoch(h, 10) is None
+    assert history(str(tmp_path / 'missing')) == []
