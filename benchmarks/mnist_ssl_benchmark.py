@@ -152,7 +152,8 @@ def main(argv=None):
     else:
         timing = 'this invocation {:.1f} min, {} of its {} runs reused from an earlier one'.format(
             total / 60, done_before, len(jobs))
-    timing += "; the runs' own wall times sum to {:.1f} min, {} at a time".format(sum(run_walls) / 60, args.jobs)
+    timing += "; the runs' own wall times sum to {:.1f} min{}".format(
+        sum(run_walls) / 60, '' if args.no_run else ', {} at a time'.format(args.jobs))
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]), timing=timing,
         rows='\n'.join(rows), example=example, epochs=args.epochs, ipe=args.iterations_per_epoch,
