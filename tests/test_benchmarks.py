@@ -222,3 +222,20 @@ def test_post_mog_benchmark_first_full_epoch_reads_the_trainer_log(tmp_path):
     assert h == [(1, 3, 0.5), (2, 8, 0.9), (3, 7, 0.9)]
     assert first_full_epoch(h, 8) == 2 and first_full_epoch(h, 10) is None
     assert history(str(tmp_path / 'missing')) == []
+
+
+def test_post_mog_and_ssl_benchmarks_refuse_bad_flags_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runs = tmp_path / 'runs'
+    for script, args in (('post_mog_benchmark.py', ['--variants', 'nope']),
+                         ('post_mog_benchmark.py', ['--seeds', '-1']),
+                         ('mnist_ssl_benchmark.py', ['--max-unlabeled', '0']),
+                         ('mnist_ssl_benchmark.py', ['--data-dir', str(tmp_path / 'missing')])):
+        proc = subprocess.run([sys.executable, os.path.join(root, 'benchmarks', script)] + args +
+                              ['--runs-dir', str(runs)], capture_output=True, text=True)
+        assert proc.returncode == 2, (script, args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and 'error' in lines[0] and 'Traceback' not in proc.stderr, proc.stderr
+        assert not runs.exists()  # nothing written
