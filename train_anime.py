@@ -56,8 +56,8 @@ PRESETS = dict(
        # post gives no length or MNIST net sizes: G from 256 maps, 20 epochs.
        'lsgan-mnist-post': dict(POST_RUN, dataset='mnist', size=32, g_ch=256, epochs=20, loss='lsgan',
                                 lsgan_abc='0,1,1', unroll=0, g_norm='none', **NETWORKS['lsgan'])})
-KEY_SETTINGS = ('preset', 'dataset', 'size', 'g_norm', 'z_dim', 'z_dist', 'loss', 'unroll', 'd_activation', 'd_noise', 'init', 'lr',
-                'batch_size', 'epochs', 'minibatch_discrimination', 'feature_matching')
+KEY_SETTINGS = ('preset', 'dataset', 'size', 'g_norm', 'z_dim', 'z_dist', 'loss', 'unroll', 'pack', 'd_activation',
+                'd_noise', 'init', 'lr', 'batch_size', 'epochs', 'minibatch_discrimination', 'feature_matching')
 
 
 def parse_args(argv=None):
@@ -94,6 +94,9 @@ def parse_args(argv=None):
     a('--minibatch-discrimination', action='store_true', help='minibatch discrimination in D (3.2)')
     a('--md-kernels', type=cli.positive_int, default=50)
     a('--md-dim', type=cli.positive_int, default=5)
+    a('--pack', type=cli.positive_int, default=1,
+      help='PacGAN packing m (PacDCGAN): D judges m images stacked along the channels; a batch is --batch-size '
+           'packs of m images (default 1)')
     a('--unroll', type=cli.nonnegative_int, default=0, help='unrolling steps K (0/1 plain; the post: 5)')
     a('--unroll-mode', choices=UNROLL_MODES, default='first-order')
     a('--unroll-cache', choices=('full', 'params'), default='full')
@@ -131,6 +134,8 @@ def parse_args(argv=None):
         args.d_norm = 'layer' if args.gradient_penalty else 'batch'
     if args.gradient_penalty and args.d_norm == 'batch':
         p.error('--gradient-penalty needs a critic without batch norm (--d-norm layer or none; Gulrajani et al. §4)')
+    if args.pack > 1 and args.gradient_penalty:
+        p.error('--pack with --gradient-penalty: the penalty is defined per example, a packed D judges m at once')
     problem = options.validate(args) or distributed.validate(args)
     if problem:
         p.error(problem)
@@ -162,9 +167,9 @@ def load_dataset(args, quiet=False):
         finally:
             if shown:
                 print()
-    if len(dataset) < args.batch_size:
-        raise cli.CleanExit('{} usable images, fewer than one batch of {} (lower --batch-size)'.format(
-            len(dataset), args.batch_size))
+    if len(dataset) < args.batch_size * args.pack:
+        raise cli.CleanExit('{} usable images, fewer than one batch of {} (lower --batch-size{})'.format(
+            len(dataset), args.batch_size * args.pack, ' or --pack' if args.pack > 1 else ''))
     return dataset
 
 
@@ -178,13 +183,13 @@ def build(args, dataset, device, comm=None):
         dis = DCGANDiscriminator(args.size, args.d_ch, args.d_activation, args.d_noise, args.init,
                                  (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
                                  args.self_attention, seed=args.seed + 5, rng=rng, normalization=args.d_norm,
-                                 channels=channels)
+                                 channels=channels, pack=args.pack)
     except ValueError as e:
         raise cli.CleanExit(str(e))
     opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))
     if distributed.size(comm) > 1:  # this rank's own input noise
         dis.noise.stream = dis.noise.stream.fork(distributed.rank(comm))
-    global_batch = args.batch_size * distributed.size(comm)
+    global_batch = args.batch_size * args.pack * distributed.size(comm)
     sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + 1))
     iterator = chainer.iterators.SerialIterator(dataset, global_batch, order_sampler=sampler)
     per_epoch = args.iterations_per_epoch or max(1, len(dataset) // global_batch)

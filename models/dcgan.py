@@ -1,13 +1,16 @@
-"""DCGAN-style image generator and discriminator for 64 × 64 and 96 × 96 faces (the three posts' anime models).
+"""DCGAN-style image generator and discriminator: the posts' anime models (64 × 64, 96 × 96) and 32 × 32.
 
-G (LSGAN post's shape, Radford et al. 2016): z → Linear → ch × s × s (s = size / 16) → BN → ReLU →
-  3 × [Deconv 4×4 stride 2 → BN → ReLU] halving the channels → Deconv 4×4 stride 2 → 3 channels → tanh.
-D (Improved-GAN post): x + N(0, σ²) (training only) → Conv 4×4 stride 2 (ch) → act →
-  3 × [Conv 4×4 stride 2 → BN → act] doubling the channels (ch … 8·ch) → (minibatch discrimination,
-  B = 50, C = 5) → Linear 1.  The post used ch = 32 (32, 64, 128, 256), ELU, σ = 0.3 and Normal(0.001)
-  weights; ``train_anime.py``'s presets hold both posts' choices.
-``self_attention=True`` puts SAGAN's block (``models.self_attention``) after G's second deconvolution and
-D's second convolution (feature maps of size / 4).
+G (LSGAN post's shape, Radford et al. 2016): z → Linear → ch × s × s → BN → ReLU → (n − 1) × [Deconv 4×4 stride 2
+  → BN → ReLU] halving the channels → Deconv 4×4 stride 2 → 3 (or 1) channels → tanh.
+D (Improved-GAN post): x + N(0, σ²) (training only) → Conv 4×4 stride 2 (ch) → act → (n − 1) × [Conv 4×4
+  stride 2 → BN → act] doubling the channels → (minibatch discrimination, B = 50, C = 5) → Linear 1.  The post
+  used ch = 32 (32, 64, 128, 256), ELU, σ = 0.3 and Normal(0.001) weights; ``train_anime.py``'s presets hold
+  both posts' choices.
+n = 4 stride-2 layers from s = size / 16 at 64 × 64 and above (the posts); n = 3 from s = size / 8 below, i.e.
+  4 × 4 → 32 × 32 (DCGAN's own 32 × 32 layout).  The four-layer net shrunk to 32 × 32 starts from 2 × 2 and
+  collapses to one image within ~100 iterations on MNIST even in stock Chainer (``results/lsgan_mnist.md``).
+``self_attention=True`` puts SAGAN's block (``models.self_attention``) where G's and D's feature maps are
+size / 4.
 """
 import ganlib.compat  # noqa: F401
 
@@ -26,7 +29,14 @@ ACTIVATIONS = ('elu', 'leaky_relu', 'relu')
 
 def _check_size(size):
     if size % 16 or size < 16:
-        raise ValueError('image size must be a multiple of 16 (64 or 96), got {}'.format(size))
+        raise ValueError('image size must be a multiple of 16 (32, 64 or 96), got {}'.format(size))
+
+
+def layout(size):
+    """(n, s): the number of stride-2 layers and the side of G's first feature map (module docstring)."""
+    _check_size(size)
+    n = 4 if size >= 64 else 3
+    return n, size >> n
 
 
 def _norm(layer, h):
@@ -54,20 +64,21 @@ class DCGANGenerator(chainer.Chain):
         self.z_dim, self.size, self.ch, self.z_distribution = z_dim, size, ch, z_distribution
         if normalization not in ('batch', 'none'):
             raise ValueError('G normalization must be batch or none, got {!r}'.format(normalization))
-        self.bottom = size // 16
+        self.n_layers, self.bottom = layout(size)
         w = lambda: make_initializer(init, rng)  # noqa: E731
         bn = lambda n: L.BatchNormalization(n) if normalization == 'batch' else None  # noqa: E731
+        n = self.n_layers
         with self.init_scope():
             self.l0 = L.Linear(z_dim, ch * self.bottom ** 2, initialW=w())
             self.bn0 = bn(ch * self.bottom ** 2)
-            self.dc1 = Deconvolution2D(ch, ch // 2, 4, 2, 1, initialW=w())
-            self.bn1 = bn(ch // 2)
-            self.dc2 = Deconvolution2D(ch // 2, ch // 4, 4, 2, 1, initialW=w())
-            self.bn2 = bn(ch // 4)
-            self.attention = SelfAttention(ch // 4, initialW=w()) if self_attention else None
-            self.dc3 = Deconvolution2D(ch // 4, ch // 8, 4, 2, 1, initialW=w())
-            self.bn3 = bn(ch // 8)
-            self.dc4 = Deconvolution2D(ch // 8, channels, 4, 2, 1, initialW=w())
+            for i in range(1, n + 1):  # dc1 … dc(n), bn1 … bn(n − 1); created in this order (the init draws)
+                last = i == n
+                setattr(self, 'dc{}'.format(i), Deconvolution2D(ch >> (i - 1), channels if last else ch >> i, 4, 2,
+                                                                1, initialW=w()))
+                if not last:
+                    setattr(self, 'bn{}'.format(i), bn(ch >> i))
+                if i == n - 2:  # maps of size / 4
+                    self.attention = SelfAttention(ch >> i, initialW=w()) if self_attention else None
 
     def make_hidden(self, n, rng, truncation=None):
         return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, next(self.params()).dtype,
@@ -76,12 +87,12 @@ class DCGANGenerator(chainer.Chain):
     def forward(self, z):
         h = F.relu(_norm(self.bn0, self.l0(z)))
         h = F.reshape(h, (len(z), self.ch, self.bottom, self.bottom))
-        h = F.relu(_norm(self.bn1, self.dc1(h)))
-        h = F.relu(_norm(self.bn2, self.dc2(h)))
-        if self.attention is not None:
-            h = self.attention(h)
-        h = F.relu(_norm(self.bn3, self.dc3(h)))
-        return F.tanh(self.dc4(h))
+        n = self.n_layers
+        for i in range(1, n):
+            h = F.relu(_norm(getattr(self, 'bn{}'.format(i)), getattr(self, 'dc{}'.format(i))(h)))
+            if i == n - 2 and self.attention is not None:  # maps of size / 4
+                h = self.attention(h)
+        return F.tanh(getattr(self, 'dc{}'.format(n))(h))
 
 
 NORMALIZATIONS = ('batch', 'layer', 'none')
@@ -109,15 +120,20 @@ def _normalization(kind, channels, spatial):
 
 
 class DCGANDiscriminator(chainer.Chain):
-    """Logits y ∈ R^N; ``forward(x, return_features=True)`` also returns the flattened last conv features
+    """Logits y ∈ R^(N/pack); ``forward(x, return_features=True)`` also returns the flattened last conv features
     (before minibatch discrimination) — the layer feature matching uses.  ``normalization``: batch norm (the
-    posts), layer norm or none after the inner convolutions (a gradient penalty needs a per-example critic)."""
+    posts), layer norm or none after the inner convolutions (a gradient penalty needs a per-example critic).
+    ``pack`` = m: PacGAN (Lin et al. 2018, §3; their PacDCGAN): images i·m … i·m + m − 1 of x are stacked along
+    the channel axis into one input of m · channels, so a batch of N images gives N/m decisions."""
 
     def __init__(self, size=64, ch=32, activation='elu', input_noise=0.3, init='normal:0.02',
                  minibatch_discrimination=None, self_attention=False, seed=0, rng=None, normalization='batch',
-                 channels=3):
+                 channels=3, pack=1):
         super().__init__()
         _check_size(size)
+        if int(pack) != pack or pack < 1:
+            raise ValueError('pack must be an integer >= 1, got {}'.format(pack))
+        self.pack = int(pack)
         if normalization not in NORMALIZATIONS:
             raise ValueError('unknown normalization {!r} (choose {})'.format(normalization, ', '.join(NORMALIZATIONS)))
         if ch < 1:
@@ -128,16 +144,16 @@ class DCGANDiscriminator(chainer.Chain):
         self.input_noise = float(input_noise)
         self.noise = GaussianNoise(seed)
         w = lambda: make_initializer(init, rng)  # noqa: E731
-        width = 8 * ch * (size // 16) ** 2
+        n, bottom = layout(size)
+        self.n_layers = n
+        width = (ch << (n - 1)) * bottom ** 2
         with self.init_scope():
-            self.c0 = Convolution2D(channels, ch, 4, 2, 1, initialW=w())
-            self.c1 = Convolution2D(ch, 2 * ch, 4, 2, 1, initialW=w())
-            self.bn1 = _normalization(normalization, 2 * ch, size // 4)
-            self.attention = SelfAttention(2 * ch, initialW=w()) if self_attention else None
-            self.c2 = Convolution2D(2 * ch, 4 * ch, 4, 2, 1, initialW=w())
-            self.bn2 = _normalization(normalization, 4 * ch, size // 8)
-            self.c3 = Convolution2D(4 * ch, 8 * ch, 4, 2, 1, initialW=w())
-            self.bn3 = _normalization(normalization, 8 * ch, size // 16)
+            self.c0 = Convolution2D(channels * self.pack, ch, 4, 2, 1, initialW=w())
+            for i in range(1, n):  # c1 … c(n − 1) with bn1 … bn(n − 1); created in this order (the init draws)
+                setattr(self, 'c{}'.format(i), Convolution2D(ch << (i - 1), ch << i, 4, 2, 1, initialW=w()))
+                setattr(self, 'bn{}'.format(i), _normalization(normalization, ch << i, size >> (i + 1)))
+                if i == 1:  # maps of size / 4
+                    self.attention = SelfAttention(2 * ch, initialW=w()) if self_attention else None
             self.md, out_width = minibatch_head(width, minibatch_discrimination, init, rng)
             self.out = L.Linear(out_width, 1, initialW=w())
 
@@ -147,13 +163,17 @@ class DCGANDiscriminator(chainer.Chain):
 
     def forward(self, x, return_features=False):
         h = self.noise(x, self.input_noise)
+        if self.pack > 1:
+            if len(h) % self.pack:
+                raise ValueError('a packed D (pack {}) needs a batch divisible by it, got {}'.format(
+                    self.pack, len(h)))
+            h = F.reshape(h, (len(h) // self.pack, self.pack * h.shape[1]) + h.shape[2:])
         h = self.act(self.c0(h))
-        h = self.act(_norm(self.bn1, self.c1(h)))
-        if self.attention is not None:
-            h = self.attention(h)
-        h = self.act(_norm(self.bn2, self.c2(h)))
-        h = self.act(_norm(self.bn3, self.c3(h)))
-        features = F.reshape(h, (len(x), -1))
+        for i in range(1, self.n_layers):
+            h = self.act(_norm(getattr(self, 'bn{}'.format(i)), getattr(self, 'c{}'.format(i))(h)))
+            if i == 1 and self.attention is not None:
+                h = self.attention(h)
+        features = F.reshape(h, (len(h), -1))
         h = features
         if self.md is not None:
             h = self.md(h)

@@ -92,14 +92,61 @@ def test_stacked_mnist_benchmark_tiny(tmp_path):
     from benchmarks import stacked_mnist_benchmark
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=200, n_test=50)
     report = str(tmp_path / 'stacked_mnist.md')
-    argv = ['--data-dir', data, '--methods', 'dcgan', 'unrolled5', '--iterations', '1', '--g-ch', '16', '--d-ch',
-            '2', '--batch-size', '4', '--samples', '200', '--classifier-cache', str(tmp_path / 'cache'),
+    argv = ['--data-dir', data, '--methods', 'dcgan', 'unrolled5', 'pacgan2', '--iterations', '1', '--g-ch', '16',
+            '--d-ch', '2', '--batch-size', '4', '--samples', '200', '--classifier-cache', str(tmp_path / 'cache'),
             '--runs-dir', str(tmp_path / 'runs'), '--report', report]
     stacked_mnist_benchmark.main(argv)
     text = open(report).read()
     assert '| dcgan |' in text and '| unrolled5 |' in text
     runs = json.load(open(str(tmp_path / 'stacked_mnist_runs.json')))
     assert 1 <= runs['dcgan'][0]['modes'] <= 200 and runs['unrolled5'][0]['iterations'] == 1
+    assert json.load(open(str(tmp_path / 'runs' / 'pacgan2_s0' / 'args.json')))['pack'] == 2
+    stacked_mnist_benchmark.main(argv + ['--no-run'])
+    assert 'tabulating finished runs only' in open(report).read() and '| pacgan2 |' in open(report).read()
+
+
+def test_lsgan_mnist_benchmark_tiny(tmp_path):
+    from benchmarks import lsgan_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'results' / 'lsgan.md')
+    os.makedirs(os.path.dirname(report))
+    argv = ['--data-dir', data, '--variants', 'lsgan-nobn', 'gan-bn', '--seeds', '0', '1', '--epochs', '2',
+            '--iterations-per-epoch', '1', '--g-ch', '16', '--d-ch', '2', '--batch-size', '4',
+            '--score-samples', '20', '--classifier-cache', str(tmp_path / 'cache'),
+            '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    lsgan_mnist_benchmark.main(argv)
+    text = open(report).read()
+    assert '| LSGAN, G without batch norm (the post) |' in text and '| standard GAN, G with batch norm |' in text
+    assert 'MNIST_DIR' in text and data not in text  # the report names no machine-specific path
+    runs = json.load(open(str(tmp_path / 'results' / 'lsgan_runs.json')))
+    assert [r['seed'] for r in runs['gan-bn']] == [0, 1] and runs['gan-bn'][0]['epochs'] == [1, 2]
+    assert len(runs['lsgan-nobn'][1]['fid']) == 2 and runs['lsgan-nobn'][1]['iterations'] == 2
+    cfg = json.load(open(str(tmp_path / 'runs' / 'gan-bn_s1' / 'args.json')))
+    assert (cfg['loss'], cfg['g_norm'], cfg['preset'], cfg['seed']) == ('gan', 'batch', 'lsgan-mnist-post', 1)
+    assert os.path.isfile(str(tmp_path / 'results' / 'lsgan_fid.png'))
+    assert os.path.isfile(str(tmp_path / 'results' / 'lsgan' / 'gan-bn_s0.png'))
+    metrics = str(tmp_path / 'runs' / 'gan-bn_s0' / 'metrics.json')
+    before = os.path.getmtime(metrics)
+    lsgan_mnist_benchmark.main(argv + ['--no-run'])  # tabulates without training
+    assert os.path.getmtime(metrics) == before
+
+
+def test_dcgan_layout_probe_tiny(tmp_path):
+    """The stock-Chainer probe trains both layouts and records its curve; bad input is one line, exit 2."""
+    from benchmarks import dcgan_layout_probe
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    for first in (2, 4):
+        out = str(tmp_path / 'probe{}.png'.format(first))
+        dcgan_layout_probe.main(['--data-dir', data, '--first-map', str(first), '--g-ch', '16', '--d-ch', '2',
+                                 '--iterations', '3', '--batch-size', '4', '--out', out])
+        record = json.load(open(out[:-4] + '.json'))
+        assert os.path.isfile(out) and [c['iteration'] for c in record['curve']] == [3]
+        assert 0 < record['curve'][0]['spread'] < 2
+    proc = run_cli('benchmarks/dcgan_layout_probe.py', '--data-dir', str(tmp_path / 'none'), '--out',
+                   str(tmp_path / 'x.png'))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and 'Traceback' not in proc.stderr
+    assert not os.path.exists(str(tmp_path / 'x.png'))
 
 
 def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys):

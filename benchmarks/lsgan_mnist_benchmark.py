@@ -1,0 +1,182 @@
+#!/usr/bin/env python
+"""The LSGAN post's MNIST experiment, variants × seeds: its generator without batch norm ("never trained"), the fix
+with batch norm, and the standard GAN and WGAN-GP on the same networks → a report with the classifier's FID, IS and
+classes per epoch, an FID-curve figure and the last sample grid of each variant's first seed.
+
+Every run is ``train_anime.py --dataset mnist --preset lsgan-mnist-post`` plus the variant's flags; finished runs
+(their metrics.json exists) are reused.
+
+  python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2
+  python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2 --no-run   # tabulate only
+"""
+import json
+import math
+import os
+import shutil
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import ganlib.compat  # noqa: E402,F401
+
+import numpy  # noqa: E402
+
+from benchmarks.common import display_command, mean_std, run_jobs, write_report  # noqa: E402
+from ganlib import cli  # noqa: E402
+
+VARIANTS = {
+    'lsgan-nobn': ('LSGAN, G without batch norm (the post)', ['--g-norm', 'none']),
+    'lsgan-bn': ('LSGAN, G with batch norm (the fix)', ['--g-norm', 'batch']),
+    'gan-bn': ('standard GAN, G with batch norm', ['--g-norm', 'batch', '--loss', 'gan']),
+    'wgan-gp-bn': ('WGAN-GP (λ 10, 5 critic steps), G with batch norm',
+                   ['--g-norm', 'batch', '--loss', 'wgan', '--gradient-penalty', '10', '--n-critic', '5']),
+}
+
+
+def train_command(variant, seed, args, out):
+    cmd = [sys.executable, os.path.join(ROOT, 'train_anime.py'), '--dataset', 'mnist', '--data-dir', args.data_dir,
+           '--preset', 'lsgan-mnist-post', '--g-ch', str(args.g_ch), '--d-ch', str(args.d_ch),
+           '--batch-size', str(args.batch_size), '--epochs', str(args.epochs),
+           '--iterations-per-epoch', str(args.iterations_per_epoch), '--score-samples', str(args.score_samples),
+           '--log-every', str(math.gcd(10, args.iterations_per_epoch)),  # a log entry at every epoch's end
+           '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + VARIANTS[variant][1]
+    if args.classifier_cache:
+        cmd += ['--classifier-cache', args.classifier_cache]
+    return cmd
+
+
+def read_run(out):
+    """Per-epoch scores and the run's metrics of a finished run folder, or None."""
+    if not os.path.isfile(os.path.join(out, 'metrics.json')):
+        return None
+    scored = [e for e in json.load(open(os.path.join(out, 'log'))) if 'eval/fid' in e]
+    metrics = json.load(open(os.path.join(out, 'metrics.json')))
+    per_epoch = json.load(open(os.path.join(out, 'args.json')))['iterations_per_epoch']
+    return dict(epochs=[e['epoch'] for e in scored], at_iteration=[e['epoch'] * per_epoch for e in scored], fid=[e['eval/fid'] for e in scored],
+                inception_score=[e['eval/inception_score'] for e in scored],
+                classes=[e['eval/classes_captured'] for e in scored], wall_time_s=metrics['wall_time_s'],
+                iterations=metrics['iterations'])
+
+
+def fid_figure(runs, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for i, (variant, results) in enumerate(runs.items()):
+        color = 'C{}'.format(i)
+        for j, r in enumerate(results):
+            ax.plot(r['at_iteration'], r['fid'], color=color, alpha=0.8, lw=1.2,
+                    label='{} ({} seed{})'.format(VARIANTS[variant][0], len(results), 's' if len(results) > 1 else '')
+                    if j == 0 else None)
+    ax.set_xlabel('generator iterations')
+    ax.set_ylabel('classifier FID (lower is better)')
+    ax.set_yscale('log')
+    ax.set_title('LSGAN post, MNIST 32 × 32: FID after every epoch, one line per seed')
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='lsgan_mnist_benchmark.py')
+    p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'),
+                   help='the MNIST IDX folder')
+    p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=['lsgan-nobn', 'lsgan-bn', 'gan-bn'])
+    p.add_argument('--seeds', nargs='+', type=cli.nonnegative_int, default=[0])
+    p.add_argument('--epochs', type=cli.positive_int, default=10)
+    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=100)
+    p.add_argument('--g-ch', type=cli.positive_int, default=256, help="G's first feature maps (the preset: 256)")
+    p.add_argument('--d-ch', type=cli.positive_int, default=32, help="D's first feature maps (the preset: 32)")
+    p.add_argument('--batch-size', type=cli.positive_int, default=64, help='(the preset: 128)')
+    p.add_argument('--score-samples', type=cli.positive_int, default=1000)
+    p.add_argument('--classifier-cache', default=None)
+    p.add_argument('--jobs', type=cli.positive_int, default=2)
+    p.add_argument('--device', default='cpu', help='cpu or @cupy:N')
+    p.add_argument('--no-run', action='store_true', help='only tabulate the finished runs')
+    p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_lsgan_mnist'))
+    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'lsgan_mnist_seeds.md'))
+    args = p.parse_args(argv)
+    args.data_dir = os.path.abspath(args.data_dir)
+    if not args.no_run and not os.path.isdir(args.data_dir):
+        p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+    jobs = [('{}_s{}'.format(v, s), train_command(v, s, args, os.path.join(args.runs_dir, '{}_s{}'.format(v, s))),
+             os.path.join(args.runs_dir, '{}_s{}'.format(v, s))) for s in args.seeds for v in args.variants]
+    total = None if args.no_run else run_jobs(jobs, args.jobs)
+
+    runs, rows, pictures = {}, [], []
+    stem = os.path.splitext(os.path.basename(args.report))[0]
+    out_dir = os.path.dirname(os.path.abspath(args.report))
+    for v in args.variants:
+        results = [dict(r, seed=s) for s in args.seeds
+                   for r in [read_run(os.path.join(args.runs_dir, '{}_s{}'.format(v, s)))] if r and r['fid']]
+        if not results:
+            continue
+        runs[v] = results
+        first = results[0]
+        rows.append('| {} | {} | {} | {} | {} | {} | {} | {:.0f} | {} |'.format(
+            VARIANTS[v][0], '/'.join(sorted({str(r['iterations']) for r in results})),
+            mean_std([r['fid'][0] for r in results], '{:.0f}'),
+            mean_std([r['fid'][-1] for r in results], '{:.0f}'),
+            mean_std([r['inception_score'][-1] for r in results], '{:.2f}'),
+            mean_std([r['classes'][-1] for r in results], '{:.1f}'),
+            ', '.join('{:.0f}'.format(r['fid'][-1]) for r in results),
+            numpy.mean([r['wall_time_s'] for r in results]), len(results)))
+        grid = os.path.join(args.runs_dir, '{}_s{}'.format(v, first['seed']), 'samples',
+                            'epoch_{:04d}.png'.format(first['epochs'][-1]))
+        if os.path.isfile(grid):
+            os.makedirs(os.path.join(out_dir, stem), exist_ok=True)
+            target = os.path.join(out_dir, stem, '{}_s{}.png'.format(v, first['seed']))
+            shutil.copyfile(grid, target)
+            pictures.append('![{}, seed {}]({}/{})'.format(VARIANTS[v][0], first['seed'], stem,
+                                                          os.path.basename(target)))
+    if not runs:
+        raise cli.CleanExit('no finished runs under {}'.format(args.runs_dir))
+    figure = os.path.join(out_dir, stem + '_fid.png')
+    fid_figure(runs, figure)
+    cli.save_json(os.path.join(out_dir, stem + '_runs.json'), runs)
+    example = display_command(train_command(args.variants[0], args.seeds[0], args, os.path.join(
+        'result', 'bench_lsgan_mnist', '{}_s{}'.format(args.variants[0], args.seeds[0])))).replace(
+        args.data_dir, 'MNIST_DIR')
+    header = ('total wall time {:.1f} min on this repository\'s 2-core CPU machine, {} at a time, one BLAS thread '
+              'each'.format(total / 60, args.jobs) if total is not None else 'tabulating finished runs only')
+    write_report(args.report, REPORT.format(
+        argv=' '.join(argv if argv is not None else sys.argv[1:]).replace(args.data_dir, 'MNIST_DIR'),
+        header=header, rows='\n'.join(rows), example=example, figure=os.path.basename(figure),
+        pictures=' '.join(pictures), its=args.epochs * args.iterations_per_epoch, epochs=args.epochs,
+        per_epoch=args.iterations_per_epoch, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
+        samples=args.score_samples,
+        variants='\n'.join('- {}: `{}`'.format(VARIANTS[v][0], ' '.join(VARIANTS[v][1])) for v in runs)))
+    print('wrote', args.report)
+
+
+REPORT = """# The LSGAN post's MNIST experiment, several seeds
+
+Generated by `python benchmarks/lsgan_mnist_benchmark.py {argv}` ({header}).
+
+Every run: `train_anime.py --dataset mnist --preset lsgan-mnist-post` — the LSGAN post's face networks at 32 × 32
+(G from {g_ch} maps, D {d_ch} maps doubling, LeakyReLU, Normal(0.01) init, Adam 1e-4 β1 0.5, z 50 ~ U[−1, 1],
+LSGAN a, b, c = 0, 1, 1) on the 10,000 shared training digits, batch {batch}, {epochs} epochs × {per_epoch}
+generator iterations = {its} iterations (the table's column says when a variant ran another length).  Scores: {samples} samples per epoch with the repository's MNIST classifier
+(FID on its features, IS, classes among the samples; `results/mnist_metrics.md` gives real digits' values).
+Variants (flags added to the preset):
+{variants}
+
+One run, for example: `{example}`
+
+| variant | iterations | FID after epoch 1 | FID at the end | IS at the end | classes at the end | final FID per seed | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|---|
+{rows}
+
+![FID per epoch]({figure})
+
+Last sample grid of each variant's first seed:
+
+{pictures}
+"""
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])
