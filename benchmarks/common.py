@@ -58,6 +58,21 @@ def write_report(path, text):
         f.write(notes or NOTES_MARKER + '\n')
 
 
+def last_grid_picture(run_dir, report_path, name, caption):
+    """Copy the run's newest ``samples/epoch_XXXX.png`` to ``<report dir>/<report stem>/<name>.png``; returns the
+    Markdown image line for the report, or None when the run drew no grid."""
+    import glob
+    import shutil
+    grids = sorted(glob.glob(os.path.join(run_dir, 'samples', 'epoch_*.png')))
+    if not grids:
+        return None
+    stem = os.path.splitext(os.path.basename(report_path))[0]
+    folder = os.path.join(os.path.dirname(os.path.abspath(report_path)), stem)
+    os.makedirs(folder, exist_ok=True)
+    shutil.copyfile(grids[-1], os.path.join(folder, name + '.png'))
+    return '![{}]({}/{}.png)'.format(caption, stem, name)
+
+
 def kde_figure(runs, path, max_panels=6):
     """One KDE row per (label, train_mog.py run folder) that saved samples, the mixture read from the first run's
     args.json → ``path``; returns the path, or None when no run has samples."""

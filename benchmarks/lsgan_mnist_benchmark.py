@@ -12,7 +12,6 @@ Every run is ``train_anime.py --dataset mnist --preset lsgan-mnist-post`` plus t
 import json
 import math
 import os
-import shutil
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,7 +21,7 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import display_command, mean_std, run_jobs, write_report  # noqa: E402
+from benchmarks.common import display_command, last_grid_picture, mean_std, run_jobs, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 
 VARIANTS = {
@@ -125,14 +124,11 @@ def main(argv=None):
             mean_std([r['classes'][-1] for r in results], '{:.1f}'),
             ', '.join('{:.0f}'.format(r['fid'][-1]) for r in results),
             numpy.mean([r['wall_time_s'] for r in results]), len(results)))
-        grid = os.path.join(args.runs_dir, '{}_s{}'.format(v, first['seed']), 'samples',
-                            'epoch_{:04d}.png'.format(first['epochs'][-1]))
-        if os.path.isfile(grid):
-            os.makedirs(os.path.join(out_dir, stem), exist_ok=True)
-            target = os.path.join(out_dir, stem, '{}_s{}.png'.format(v, first['seed']))
-            shutil.copyfile(grid, target)
-            pictures.append('![{}, seed {}]({}/{})'.format(VARIANTS[v][0], first['seed'], stem,
-                                                          os.path.basename(target)))
+        name = '{}_s{}'.format(v, first['seed'])
+        picture = last_grid_picture(os.path.join(args.runs_dir, name), args.report, name,
+                                    '{}, seed {}'.format(VARIANTS[v][0], first['seed']))
+        if picture:
+            pictures.append(picture)
     if not runs:
         raise cli.CleanExit('no finished runs under {}'.format(args.runs_dir))
     figure = os.path.join(out_dir, stem + '_fid.png')

@@ -18,7 +18,7 @@ sys.path.insert(0, ROOT)
 
 import ganlib.compat  # noqa: E402,F401
 
-from benchmarks.common import display_command, mean_std, write_report  # noqa: E402
+from benchmarks.common import display_command, last_grid_picture, mean_std, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 
 METHODS = {
@@ -94,7 +94,7 @@ def main(argv=None):
         header = ("total wall time {:.1f} min on this repository's 2-core CPU machine, {} at a time, one BLAS "
                   'thread per run'.format((time.time() - start) / 60, args.jobs))
 
-    rows, raw = [], {}
+    rows, raw, pictures = [], {}, []
     for method in args.methods:
         results = []
         for seed in args.seeds:
@@ -107,6 +107,11 @@ def main(argv=None):
         if not results:
             continue
         raw[method] = results
+        name = '{}_s{}'.format(method, results[0]['seed'])
+        picture = last_grid_picture(os.path.join(args.runs_dir, name), args.report, name,
+                                    '{}, seed {}'.format(method, results[0]['seed']))
+        if picture:
+            pictures.append(picture)
         rows.append('| {} | {} | {} | {} | {:.0f} | {:.0f} | {} |'.format(
             method, mean_std([r['modes'] for r in results], '{:.1f}'), mean_std([r['kl'] for r in results], '{:.3f}'),
             ', '.join(str(r['modes']) for r in results), sum(r['ms_per_iteration'] for r in results) / len(results),
@@ -122,7 +127,7 @@ def main(argv=None):
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]), header=header, rows='\n'.join(rows),
         example=example, iters=args.iterations, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
-        samples=args.samples, methods='\n'.join('- `{}`: `{}`'.format(k, ' '.join(METHODS[k])) for k in args.methods)))
+        samples=args.samples, pictures=' '.join(pictures), methods='\n'.join('- `{}`: `{}`'.format(k, ' '.join(METHODS[k])) for k in args.methods)))
     print('wrote', args.report)
 
 
@@ -150,6 +155,10 @@ Published (26,000 samples, modes / KL; other networks and much longer training):
 unrolled 48.7 / 4.32; PacGAN Table 2 DCGAN 78.9 / 4.50, PacDCGAN2 1,000 / 0.06; Metz et al. with D ½ the size of
 G: DCGAN 628 / 2.58, 5 unrolling steps 732 / 1.66 (D ¼: 30.6 / 5.99 and 236.4 / 4.67).  Real stacked digits score
 1,000 modes, KL 0.024 (`results/mnist_metrics.md`).
+
+Last sample grid of each method's first seed (fixed latents):
+
+{pictures}
 """
 
 if __name__ == '__main__':

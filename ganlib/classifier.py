@@ -107,8 +107,13 @@ def load_or_train(data_dir, cache_dir=DEFAULT_CLASSIFIER_CACHE, epochs=10, seed=
     os.makedirs(cache_dir, exist_ok=True)
     model_cpu = model.copy()
     model_cpu.to_cpu()
-    chainer.serializers.save_npz(weights, model_cpu)
-    with open(meta, 'w') as f:
+    # Written under temporary names and renamed, the metadata last: runs started in parallel (the benchmarks'
+    # jobs) never read a half-written cache; if two train at once, both caches are whole and equal.
+    suffix = '.tmp{}'.format(os.getpid())
+    chainer.serializers.save_npz(weights + suffix, model_cpu)
+    os.replace(weights + suffix, weights)
+    with open(meta + suffix, 'w') as f:
         json.dump(info, f, indent=1)
+    os.replace(meta + suffix, meta)
     info['cached'] = False
     return model, info

@@ -101,6 +101,8 @@ def test_stacked_mnist_benchmark_tiny(tmp_path):
     runs = json.load(open(str(tmp_path / 'stacked_mnist_runs.json')))
     assert 1 <= runs['dcgan'][0]['modes'] <= 200 and runs['unrolled5'][0]['iterations'] == 1
     assert json.load(open(str(tmp_path / 'runs' / 'pacgan2_s0' / 'args.json')))['pack'] == 2
+    assert os.path.isfile(str(tmp_path / 'stacked_mnist' / 'pacgan2_s0.png'))
+    assert '![pacgan2, seed 0](stacked_mnist/pacgan2_s0.png)' in text
     stacked_mnist_benchmark.main(argv + ['--no-run'])
     assert 'tabulating finished runs only' in open(report).read() and '| pacgan2 |' in open(report).read()
 
