@@ -151,6 +151,18 @@ def test_dcgan_layout_probe_tiny(tmp_path):
     assert not os.path.exists(str(tmp_path / 'x.png'))
 
 
+def test_lsgan_and_stacked_benchmarks_bad_input_one_line(tmp_path):
+    """A missing MNIST folder, or --no-run with no finished runs: one line, exit 2, nothing written."""
+    from tests.test_anime import run_cli
+    report = str(tmp_path / 'r.md')
+    for script in ('benchmarks/lsgan_mnist_benchmark.py', 'benchmarks/stacked_mnist_benchmark.py'):
+        for extra in (['--data-dir', str(tmp_path / 'none')], ['--no-run', '--runs-dir', str(tmp_path / 'empty')]):
+            proc = run_cli(script, *(extra + ['--report', report]))
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 2 and len(lines) == 1 and 'Traceback' not in proc.stderr, (script, proc.stderr)
+            assert not os.path.exists(report)
+
+
 def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys):
     """benchmarks/gpu_check.py in its CPU dry-run form: the scripts run, resume is bit-exact, evaluate.py and
     analogy.py read the runs, the report has a row per workload (on a GPU machine: --device @cupy:0)."""
