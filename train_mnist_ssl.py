@@ -11,6 +11,7 @@ generated digits; the generator is trained with feature matching.  Writes, under
 
   python train_mnist_ssl.py --data-dir ../shared/data/mnist --labels 100 --out result/ssl100
 """
+import argparse
 import os
 import sys
 import time
@@ -96,9 +97,8 @@ def parse_args(argv=None):
         if getattr(args, name) is None:
             setattr(args, name, paper_value if paper else post_value)
     try:
-        args.lr_schedule = [(int(e), float(v)) for e, v in (item.split(':') for item in args.lr_schedule.split(','))]
-        assert args.lr_schedule and all(0 < v < float('inf') and e >= 0 for e, v in args.lr_schedule)
-    except (ValueError, AssertionError):
+        args.lr_schedule = cli.lr_schedule(args.lr_schedule)
+    except argparse.ArgumentTypeError:
         p.error('--lr-schedule must look like 0:1e-3,10:3e-4,50:1e-4')
     if args.eval_average is not None and args.eval_average > 1:
         p.error('--eval-average must be a rate in (0, 1], got {}'.format(args.eval_average))

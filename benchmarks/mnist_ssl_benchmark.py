@@ -8,6 +8,7 @@ validation-accuracy curves (mean over seeds) of every row on one figure per labe
   python benchmarks/mnist_ssl_benchmark.py --epochs 6 --labels 10 20 100 --seeds 0 1 2
   python benchmarks/mnist_ssl_benchmark.py --models paper --unroll 0 --epochs 10 --labels 20 100
   python benchmarks/mnist_ssl_benchmark.py --labels 20 --unroll 0 --max-unlabeled 2000 4000 9000   # the count study
+  python benchmarks/mnist_ssl_benchmark.py --models paper --lr-schedule 0:1e-3,10:3e-4 --runs-dir result/ssl_paper_lr
 """
 import json
 import os
@@ -42,8 +43,14 @@ def command(model, labels, k, seed, args, out, max_unlabeled=None):
             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
             '--eval-every', str(args.eval_every), '--quiet', '--out', out] + \
         (['--eval-average', str(args.eval_average)] if args.eval_average else []) + (['--score'] if args.score else []) + \
+        (['--lr-schedule', args.lr_schedule] if args.lr_schedule else []) + \
         (['--max-unlabeled', str(max_unlabeled)] if max_unlabeled else []) + \
         (['--classifier-cache', args.classifier_cache] if args.score and args.classifier_cache else [])
+
+
+def _checked_schedule(text):
+    cli.lr_schedule(text)  # refused here in one line rather than by every run
+    return text
 
 
 def main(argv=None):
@@ -64,6 +71,9 @@ def main(argv=None):
     p.add_argument('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     p.add_argument('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
                    help="also evaluate Polyak-averaged D parameters (train_mnist_ssl.py --eval-average)")
+    p.add_argument('--lr-schedule', default=None, type=_checked_schedule, metavar='EPOCH:LR,...',
+                   help="every run's learning-rate schedule (train_mnist_ssl.py --lr-schedule; default: each "
+                        "model's own); give such runs their own --runs-dir")
     p.add_argument('--max-unlabeled', nargs='+', type=cli.positive_int, default=None,
                    help='runs that use only this many unlabelled digits (train_mnist_ssl.py --max-unlabeled), one '
                         'grid axis: each count gets RUNS_DIR/uN and its own rows and curves (default: all of them)')
@@ -156,7 +166,9 @@ def main(argv=None):
         sum(run_walls) / 60, '' if args.no_run else ', {} at a time'.format(args.jobs))
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]), timing=timing,
-        rows='\n'.join(rows), example=example, epochs=args.epochs, ipe=args.iterations_per_epoch,
+        rows='\n'.join(rows), example=example,
+        schedule='' if not args.lr_schedule else '\nEvery run here overrides its model\'s learning rate with '
+        '`--lr-schedule {}` (epoch:Adam α).'.format(args.lr_schedule), epochs=args.epochs, ipe=args.iterations_per_epoch,
         iters=args.epochs * args.iterations_per_epoch,
         figure='![validation accuracy]({})'.format(os.path.basename(figure)) if figure else '',
         split='{} validation digits, the other training digits labelled or unlabelled{}'.format(
@@ -204,7 +216,7 @@ Models (`--model`): **post** — the Improved-GAN post's Chainer networks (D 784
 Gaussian noise, softplus; G 50 → 500 → 500 → 784 with batch norm; Adam β1 0.5, lr 1e-3 for the first 10 epochs);
 **paper** — the Improved-GAN paper's own code (weight-normalised ReLU D 784 → 1000 → 500 → 250 → 250 → 250 → 10 with
 data-dependent initialisation and the same noise, G 100 → 500 → 500 → 784 with batch norm and softplus, Adam β1 0.5,
-lr 3e-3, unsupervised D loss halved).  Both: generator trained by feature matching of batch means.
+lr 3e-3, unsupervised D loss halved).  Both: generator trained by feature matching of batch means.{schedule}
 {iters} iterations ({epochs} epochs × {ipe}) of batches of 100; test accuracy of the discriminator's argmax
 (and, where the runs had `--eval-average`, of a Polyak average of D's parameters, as the paper's code tested).
 Sample FID / IS (with `--score`): 10,000 generator samples in the feature space of the repository's MNIST

@@ -76,6 +76,17 @@ def int_list(text):
     return values
 
 
+def lr_schedule(text):
+    """'0:1e-3,10:3e-4' → [(0, 1e-3), (10, 3e-4)]: (first epoch, learning rate) pairs, rates finite and > 0."""
+    try:
+        schedule = [(int(e), float(v)) for e, v in (item.split(':') for item in str(text).split(','))]
+    except ValueError:
+        schedule = []
+    if not schedule or not all(e >= 0 and 0 < v < float('inf') for e, v in schedule):
+        raise argparse.ArgumentTypeError('expected epoch:rate,... like 0:1e-3,10:3e-4,50:1e-4, got {!r}'.format(text))
+    return schedule
+
+
 def get_device(spec):
     """``cpu``/``-1``/``@numpy`` or ``@cupy:N``/``N`` → a Chainer device (current), or CleanExit."""
     text = str(spec).strip()

@@ -64,13 +64,15 @@ def test_mnist_ssl_benchmark_unlabelled_counts_are_a_grid_axis(tmp_path):
     report = str(tmp_path / 'counts.md')
     argv = ['--data-dir', data, '--labels', '20', '--unroll', '0', '--seeds', '0', '1', '--epochs', '1',
             '--iterations-per-epoch', '2', '--eval-every', '1', '--max-unlabeled', '100', '200',
-            '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+            '--lr-schedule', '0:5e-4', '--runs-dir', str(tmp_path / 'runs'), '--report', report]
     mnist_ssl_benchmark.main(argv)
     for n in (100, 200):
         for seed in (0, 1):
             m = json.load(open(str(tmp_path / 'runs' / 'u{}'.format(n) / 'l20_k0_s{}'.format(seed) / 'metrics.json')))
             assert m['split']['unlabeled'] == n and m['config']['max_unlabeled'] == n
+            assert m['config']['lr_schedule'] == [[0, 5e-4]]  # passed through to every run
     text = open(report).read()
+    assert 'overrides its model\'s learning rate with `--lr-schedule 0:5e-4`' in text
     assert '| 20 | 100 | post | plain |' in text and '| 20 | 200 | post | plain |' in text
     runs = json.load(open(str(tmp_path / 'counts_runs.json')))
     assert len(runs['post/l20/k0/u100']) == 2 and runs['post/l20/k0/u200'][0]['split']['unlabeled'] == 200
@@ -293,6 +295,7 @@ def test_post_mog_and_ssl_benchmarks_refuse_bad_flags_in_one_line(tmp_path):
     for script, args in (('post_mog_benchmark.py', ['--variants', 'nope']),
                          ('post_mog_benchmark.py', ['--seeds', '-1']),
                          ('mnist_ssl_benchmark.py', ['--max-unlabeled', '0']),
+                         ('mnist_ssl_benchmark.py', ['--lr-schedule', '0:0']),
                          ('mnist_ssl_benchmark.py', ['--data-dir', str(tmp_path / 'missing')])):
         proc = subprocess.run([sys.executable, os.path.join(root, 'benchmarks', script)] + args +
                               ['--runs-dir', str(runs)], capture_output=True, text=True)
