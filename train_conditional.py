@@ -4,7 +4,8 @@ the hinge loss, spectral normalisation, TTUR, orthogonal initialisation and regu
 
 Its own script because the class label runs through G, D, the update and the metrics: every epoch the
 repository's MNIST classifier reports how often a sample is classified as the class it was generated for
-(``eval/class_match``) and the classifier-feature FID; the sample grid has one row per class.
+(``eval/class_match``) and the classifier-feature FID, and D itself is scored as a classifier of real test
+digits, argmax_y D(x, y) (``eval/d_label_accuracy``); the sample grid has one row per class.
 
 --preset biggan-parts (the default) turns on BigGAN's choices (Brock et al. 2019, §3 and App. C): hinge loss,
 spectral norm in D (and, unlike BigGAN, not in G — say --g-spectral-norm to add it), Adam β1 0, β2 0.999, TTUR
@@ -29,7 +30,7 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli, options, presets, run
-from ganlib.extensions import ClassGrid, mnist_score
+from ganlib.extensions import ClassGrid, LabelAccuracy, mnist_score
 from ganlib.updaters import ConditionalGANUpdater
 from models.conditional import ConditionalGenerator, ProjectionDiscriminator
 
@@ -60,6 +61,9 @@ def parse_args(argv=None):
     a('--iterations-per-epoch', type=cli.positive_int, default=None, help='(default: digits // batch size)')
     a('--score-samples', type=cli.nonnegative_int, default=1000,
       help='samples (equal per class) scored by the MNIST classifier every epoch (default 1,000; 0: none)')
+    a('--label-check', type=cli.nonnegative_int, default=1000,
+      help='official test digits on which argmax_y D(x, y) is scored every epoch (eval/d_label_accuracy: has D '
+           'learned the classes?) (default 1,000; 0: none)')
     a('--classifier-cache', default=None, help="where the MNIST classifier is cached (default: evaluate.py's)")
     a('--grid', type=cli.positive_int, default=10, help='columns of the class grid (default 10)')
     a('--snapshot-every', type=cli.positive_int, default=1, help='snapshot every N epochs')
@@ -93,6 +97,13 @@ def load_data(args):
     return chainer.datasets.TupleDataset(mnist_at(to_unit_range(x), 32), y.astype(numpy.int32))
 
 
+def test_digits(args):
+    """The first --label-check official test digits at 32 × 32 in [-1, 1] and their labels."""
+    from ganlib.mnist import load_mnist, mnist_at, to_unit_range
+    x, y = load_mnist(args.data_dir)[1]
+    return mnist_at(to_unit_range(x[:args.label_check]), 32), y[:args.label_check].astype(numpy.int32)
+
+
 def build(args, data, device):
     rng = numpy.random.RandomState(args.seed)
     try:
@@ -123,6 +134,9 @@ def main(argv=None):
     scores = mnist_score(args, gen, device, n_classes=10) if args.score_samples else None
     if scores is not None:
         trainer.extend(scores)
+    label_accuracy = LabelAccuracy(dis, *test_digits(args), n_classes=10) if args.label_check else None
+    if label_accuracy is not None:
+        trainer.extend(label_accuracy)
     trainer.extend(extensions.LogReport(trigger=log_trigger()))
     trainer.extend(grid, trigger=(1, 'epoch'))
     trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
@@ -131,10 +145,11 @@ def main(argv=None):
         trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger(),
                                              file_name='loss.png'))
         if scores is not None:
-            trainer.extend(extensions.PlotReport(['eval/class_match'], 'epoch', file_name='class_match.png'))
+            trainer.extend(extensions.PlotReport(['eval/class_match', 'eval/d_label_accuracy'], 'epoch',
+                                                 file_name='class_match.png'))
     if not args.quiet:
-        trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'eval/class_match', 'eval/fid',
-                                         'elapsed_time']), trigger=log_trigger())
+        trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss', 'eval/class_match',
+                                         'eval/d_label_accuracy', 'eval/fid', 'elapsed_time']), trigger=log_trigger())
         trainer.extend(run.progress(last, 10))
     start_iteration = run.begin(trainer, args, config, {'gen': gen, 'dis': dis}, log_trigger())
 
@@ -151,6 +166,8 @@ def main(argv=None):
         result['final'] = scores.evaluate()
         if args.truncation:
             result['truncated'] = dict(scores.evaluate(args.truncation), threshold=args.truncation)
+    if label_accuracy is not None:
+        result['d_label_accuracy'] = label_accuracy.evaluate()
     cli.save_json(os.path.join(args.out, 'metrics.json'), result)
     final = result.get('final')
     print('{} iterations in {:.1f}s{}; wrote {}'.format(

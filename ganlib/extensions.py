@@ -172,6 +172,33 @@ class MNISTScore(training.Extension):
         chainer.report({'eval/' + k: s[k] for k in self.REPORTED if k in s})
 
 
+class LabelAccuracy(training.Extension):
+    """How much a conditional discriminator has learned about the labels: the accuracy of argmax_y D(x, y) on
+    held-out real images ``x`` with labels ``y``.  For the projection D (Miyato & Koyama 2018, Eq. 3) only the
+    term yᵀVφ(x) depends on y, so this is the classifier D carries inside it; set beside ``class_match`` it tells
+    "D has not learned the classes" from "G has not followed D yet".  Test mode, no graph, no random draws:
+    training is unchanged.  Reported as ``eval/d_label_accuracy``."""
+    trigger = 1, 'epoch'
+    priority = training.PRIORITY_WRITER
+
+    def __init__(self, dis, x, y, n_classes, batch_size=500):
+        self.dis, self.x, self.y = dis, x, numpy.asarray(y)
+        self.n_classes, self.batch_size = int(n_classes), batch_size
+
+    def evaluate(self):
+        xp = self.dis.xp
+        best = []
+        with chainer.no_backprop_mode(), chainer.using_config('train', False):
+            for start in range(0, len(self.x), self.batch_size):
+                x = xp.asarray(self.x[start:start + self.batch_size])
+                scores = [self.dis(x, xp.full(len(x), c, numpy.int32)).array for c in range(self.n_classes)]
+                best.append(chainer.backend.CpuDevice().send(xp.stack(scores, axis=1).argmax(axis=1)))
+        return float((numpy.concatenate(best) == self.y).mean())
+
+    def __call__(self, trainer):
+        chainer.report({'eval/d_label_accuracy': self.evaluate()})
+
+
 def mnist_score(args, gen, device, n_classes=None):
     """An :class:`MNISTScore` for a run's ``args`` (``data_dir``, ``score_samples``, ``classifier_cache``, ``seed``,
     ``quiet``): the cached classifier (trained once if missing) and the official test digits as the reference."""

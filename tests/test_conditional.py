@@ -11,6 +11,7 @@ import numpy
 import pytest
 
 import train_conditional
+from ganlib.extensions import LabelAccuracy
 from ganlib.losses import HingeLoss
 from ganlib.regularizers import OrthogonalRegularization
 from ganlib.scoring import class_match
@@ -117,7 +118,8 @@ def test_train_conditional_writes_class_grid_scores_and_resumes_exactly(tmp_path
                                                                                                1e-4)
     assert 0.0 <= result['final']['class_match'] <= 1.0 and result['truncated']['threshold'] == 1.0
     log = json.load(open(os.path.join(a, 'log')))
-    assert 'eval/class_match' in log[-1]
+    assert 'eval/class_match' in log[-1] and 0.0 <= log[-1]['eval/d_label_accuracy'] <= 1.0
+    assert result['d_label_accuracy'] == log[-1]['eval/d_label_accuracy']  # the same D, test mode, no draws
     train_conditional.main(TINY + cache + ['--data-dir', data, '--out', b, '--truncation', '1.0', '--resume',
                                            os.path.join(a, 'snapshot_iter_2')])
     full, resumed = numpy.load(os.path.join(a, 'snapshot_iter_4')), numpy.load(os.path.join(b, 'snapshot_iter_4'))
@@ -125,6 +127,31 @@ def test_train_conditional_writes_class_grid_scores_and_resumes_exactly(tmp_path
     assert any('label_rng' in k for k in keys) and any('embed' in k for k in keys)
     for k in keys:
         numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+    unchecked = str(tmp_path / 'c')  # D scored as a classifier every epoch or not: the same training
+    train_conditional.main(TINY + cache + ['--data-dir', data, '--out', unchecked, '--label-check', '0'])
+    assert 'eval/d_label_accuracy' not in json.load(open(os.path.join(unchecked, 'log')))[-1]
+    plain = numpy.load(os.path.join(unchecked, 'snapshot_iter_4'))
+    for k in keys:
+        numpy.testing.assert_array_equal(full[k], plain[k], err_msg=k)
+
+
+class _DigitMeanCritic(chainer.Link):
+    """f(x, y) = -|mean(x) - y|: largest at the label equal to the image's mean value."""
+
+    def __call__(self, x, y):
+        return chainer.Variable(-numpy.abs(x.reshape(len(x), -1).mean(axis=1) - y))
+
+
+def test_label_accuracy_is_the_accuracy_of_argmax_y_of_d():
+    labels = numpy.array([0, 3, 9, 4, 4, 7, 1], numpy.int32)
+    images = numpy.broadcast_to(labels[:, None, None, None], (7, 1, 2, 2)).astype(numpy.float32)
+    critic = _DigitMeanCritic()
+    assert LabelAccuracy(critic, images, labels, n_classes=10, batch_size=3).evaluate() == 1.0
+    wrong = labels.copy()
+    wrong[:2] = [5, 5]  # two labels that argmax_y cannot give
+    assert LabelAccuracy(critic, images, wrong, n_classes=10).evaluate() == pytest.approx(5 / 7)
+    # with only 5 classes, the images of 7 and 9 score best at class 4
+    assert LabelAccuracy(critic, images, labels, n_classes=5).evaluate() == pytest.approx(5 / 7)
 
 
 @pytest.mark.parametrize('argv, message', [
