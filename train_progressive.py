@@ -5,7 +5,8 @@ al. 2019) on MNIST or a folder of images.
 The networks grow 4 × 4 → 8 × 8 → … → --size: each new resolution fades in over --phase-images real images
 (α rising linearly), then trains at that resolution for as many images.  The paper's parts: equalised learning
 rate, pixelwise feature normalisation in G, minibatch standard deviation in D, WGAN-GP (λ 10) with the ε-drift
-term (0.001), Adam(lr 1e-3, β1 0, β2 0.99), batch 16.  Sizes are scaled for a CPU (--ch 64 feature maps, z 128;
+term (0.001), Adam(lr 1e-3, β1 0, β2 0.99), batch 16.  --loss ns-r1 is StyleGAN's FFHQ loss instead: the
+non-saturating logistic loss with the R1 penalty γ/2 E‖∇D(x)‖² on reals (γ = --gradient-penalty, 10).  Sizes are scaled for a CPU (--ch 64 feature maps, z 128;
 the paper: 512 and 512).  --generator stylegan swaps G for the style-based one (mapping network, constant input,
 AdaIN, noise inputs, style mixing 0.9; models/stylegan.py) with the same D, loss and schedule, as the StyleGAN
 paper did for its progressive-growing runs, and writes style_mixing.png and noise_variation.png at the end.
@@ -34,13 +35,13 @@ from chainer.training import extensions
 
 from ganlib import cli, run
 from ganlib.extensions import SampleGrid, mnist_score
-from ganlib.losses import WassersteinLoss
+from ganlib.losses import StandardGANLoss, WassersteinLoss
 from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
 from models.stylegan import StyleGenerator
 
 KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'style_mixing', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
-                'gradient_penalty', 'drift')
+                'loss', 'gradient_penalty', 'drift')
 
 
 def unit_interval(text):
@@ -79,8 +80,13 @@ def parse_args(argv=None):
     a('--lr', type=cli.positive_float, default=1e-3, help='Adam learning rate (the paper: 1e-3)')
     a('--beta1', type=cli.adam_beta, default=0.0, help='(the paper: 0)')
     a('--beta2', type=cli.adam_beta, default=0.99, help='(the paper: 0.99)')
-    a('--gradient-penalty', type=cli.positive_float, default=10.0, help='WGAN-GP lambda (default 10)')
-    a('--drift', type=cli.nonnegative_float, default=0.001, help='epsilon of the drift term (default 0.001)')
+    a('--loss', choices=('wgan-gp', 'ns-r1'), default='wgan-gp',
+      help='wgan-gp: WGAN-GP + drift (PGGAN; StyleGAN on CelebA-HQ, default); ns-r1: non-saturating loss + R1 '
+           '(StyleGAN on FFHQ)')
+    a('--gradient-penalty', type=cli.positive_float, default=10.0,
+      help='WGAN-GP lambda, or R1 gamma with --loss ns-r1 (default 10, both papers)')
+    a('--drift', type=cli.nonnegative_float, default=0.001,
+      help='epsilon of the drift term, --loss wgan-gp only (default 0.001)')
     a('--n-critic', type=cli.positive_int, default=1, help='D steps per G step (the paper: 1)')
     a('--grid', type=cli.positive_int, default=8, help='sample grids are N x N (default 8)')
     a('--sample-every', type=cli.positive_int, default=1, help='epoch grid every N epochs')
@@ -137,9 +143,13 @@ def build(args, images, device):
         opts.append(opt)
     sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + 1))
     iterator = chainer.iterators.SerialIterator(images, args.batch_size, order_sampler=sampler)
-    updater = ProgressiveUpdater(iterator, opts[0], opts[1], WassersteinLoss(drift=args.drift), seed=args.seed + 2,
+    if args.loss == 'ns-r1':
+        loss, penalty = StandardGANLoss(), dict(r1=args.gradient_penalty)
+    else:
+        loss, penalty = WassersteinLoss(drift=args.drift), dict(gradient_penalty=args.gradient_penalty)
+    updater = ProgressiveUpdater(iterator, opts[0], opts[1], loss, seed=args.seed + 2,
                                  iterations_per_epoch=max(1, len(images) // args.batch_size),
-                                 n_critic=args.n_critic, gradient_penalty=args.gradient_penalty, device=device,
+                                 n_critic=args.n_critic, device=device, **penalty,
                                  phase_images=args.phase_images, batch_size=args.batch_size)
     return gen, dis, updater
 

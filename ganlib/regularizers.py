@@ -1,6 +1,7 @@
 """Penalties and constraints of the stabilisation toolbox, each usable with any updater and model.
 
 * :func:`gradient_penalty` — WGAN-GP (Gulrajani et al. 2017, Eq. 3), by double back-propagation.
+* :func:`r1_penalty` — R1, the zero-centred penalty on real data (Mescheder et al. 2018, Eq. 9).
 * :class:`WeightClipping` — WGAN's clip of the critic's parameters to [−c, c] (Arjovsky et al. 2017, Alg. 1).
 * :func:`add_spectral_norm` — spectral normalisation (Miyato et al. 2018) via ``chainer.link_hooks``.
 * :func:`orthogonal_regularization` / :class:`OrthogonalRegularization` — BigGAN's relaxed
@@ -41,6 +42,21 @@ def gradient_penalty(dis, x_real, x_fake, rng, lam=10.0, center=1.0):
     grad = F.reshape(grad, (len(x_real), -1))
     norms = F.sqrt(F.batch_l2_norm_squared(grad) + 1e-12)
     return lam * F.mean((norms - center) ** 2), norms
+
+
+def r1_penalty(dis, x_real, gamma=10.0):
+    """R1 (Mescheder et al. 2018, "Which training methods for GANs do actually converge?", Eq. 9):
+
+        γ/2 E_{x ~ p_data} ‖∇_x D(x)‖₂²,   on the real batch only (no interpolates, no random draws).
+
+    StyleGAN's FFHQ runs use it with the non-saturating loss and γ = 10 (Karras et al. 2019, App. C).  The
+    input gradient is taken with ``enable_double_backprop=True``, so the penalty back-propagates into D.
+    Returns ``(penalty, squared gradient norms)``.
+    """
+    x = chainer.Variable(getattr(x_real, 'array', x_real))
+    grad, = chainer.grad([F.sum(dis(x))], [x], enable_double_backprop=True)
+    squared = F.batch_l2_norm_squared(F.reshape(grad, (len(x.array), -1)))
+    return 0.5 * gamma * F.mean(squared), squared
 
 
 class WeightClipping(object):

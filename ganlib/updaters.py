@@ -6,7 +6,7 @@ import numpy
 from chainer import reporter, training
 
 from ganlib.losses import feature_matching_loss
-from ganlib.regularizers import gradient_penalty
+from ganlib.regularizers import gradient_penalty, r1_penalty
 from ganlib.rng import RandomStream
 from ganlib.serialization import serialize_random_state
 from ganlib.unrolled import WeightCache, substituted_params, unroll_discriminator
@@ -26,8 +26,8 @@ class GANUpdater(training.updaters.StandardUpdater):
     3. with K ≥ 2, θ_D ← θ_D^(1): the discriminator ends after its first step (Metz et al. §2.2).
 
     Without unrolling, step 1 runs ``n_critic`` times (WGAN's n_critic, Arjovsky et al. Alg. 1); with
-    ``gradient_penalty`` λ > 0 every discriminator loss gets WGAN-GP's λ E(‖∇D(x̂)‖ − 1)² (reported as
-    ``dis/gp``).  Optimizer hooks with a ``serialize(serializer, link)`` method (historical averaging)
+    ``gradient_penalty`` λ > 0 every discriminator loss gets WGAN-GP's λ E(‖∇D(x̂)‖ − 1)², or with ``r1`` γ > 0
+    the R1 penalty γ/2 E‖∇D(x)‖² on the real batch (either reported as ``dis/gp``).  Optimizer hooks with a ``serialize(serializer, link)`` method (historical averaging)
     are saved with the updater.
 
     ``simultaneous=True`` is the ALI/PacGAN code's rule instead (Dumoulin et al. 2017's ``ali_algorithm``):
@@ -46,7 +46,7 @@ class GANUpdater(training.updaters.StandardUpdater):
     def __init__(self, iterator, gen_optimizer, dis_optimizer, loss, unroll_k=0,
                  unroll_mode='first-order', restore_optimizer_state=True, feature_matching=False,
                  seed=0, iterations_per_epoch=None, n_critic=1, gradient_penalty=0.0, converter=None, device=None,
-                 shard=(0, 1), simultaneous=False):
+                 shard=(0, 1), simultaneous=False, r1=0.0):
         if int(unroll_k) != unroll_k or unroll_k < 0:
             raise ValueError('unroll K must be an integer >= 0, got {}'.format(unroll_k))
         if int(n_critic) != n_critic or n_critic < 1:
@@ -55,7 +55,11 @@ class GANUpdater(training.updaters.StandardUpdater):
             raise ValueError('n_critic > 1 and unrolling (K >= 2) both set the discriminator steps; choose one')
         if gradient_penalty < 0:
             raise ValueError('gradient penalty weight must be >= 0, got {}'.format(gradient_penalty))
-        if gradient_penalty > 0 and unroll_k >= 1 and unroll_mode == 'second-order':
+        if r1 < 0:
+            raise ValueError('R1 weight must be >= 0, got {}'.format(r1))
+        if gradient_penalty > 0 and r1 > 0:
+            raise ValueError('choose one gradient penalty: WGAN-GP or R1')
+        if (gradient_penalty > 0 or r1 > 0) and unroll_k >= 1 and unroll_mode == 'second-order':
             raise ValueError('the gradient penalty cannot be combined with second-order unrolling')
         if simultaneous and (unroll_k >= 2 or n_critic > 1 or (unroll_k >= 1 and unroll_mode == 'second-order')):
             raise ValueError('simultaneous updates take one D and one G step per iteration: not with unrolling '
@@ -75,6 +79,7 @@ class GANUpdater(training.updaters.StandardUpdater):
         self.rng = RandomStream(seed)
         self.n_critic = int(n_critic)
         self.gp_lambda = float(gradient_penalty)
+        self.r1_gamma = float(r1)
         self.gp_rng = RandomStream(seed + 7919)
         self.shard = tuple(shard)
         if self.shard[1] > 1:  # data-parallel rank (ganlib.distributed): its own ε
@@ -139,6 +144,10 @@ class GANUpdater(training.updaters.StandardUpdater):
         loss = self.loss.d_loss(dis(x_real), dis(x_fake))
         if self.gp_lambda > 0:
             gp, _ = gradient_penalty(dis, x_real, x_fake, self.gp_rng, self.gp_lambda)
+            self._last_gp = gp
+            loss = loss + gp
+        if self.r1_gamma > 0:
+            gp, _ = r1_penalty(dis, x_real, self.r1_gamma)
             self._last_gp = gp
             loss = loss + gp
         return loss
@@ -259,7 +268,7 @@ class ConditionalGANUpdater(GANUpdater):
     L_G(D(G(z, y'), y')).  Unrolling, feature matching and the gradient penalty are not defined here."""
 
     def __init__(self, iterator, gen_optimizer, dis_optimizer, loss, n_classes, seed=0, **kwargs):
-        for key in ('unroll_k', 'feature_matching', 'gradient_penalty', 'simultaneous'):
+        for key in ('unroll_k', 'feature_matching', 'gradient_penalty', 'r1', 'simultaneous'):
             if kwargs.get(key):
                 raise ValueError('the conditional updater does not support {}'.format(key))
         super().__init__(iterator, gen_optimizer, dis_optimizer, loss, seed=seed, **kwargs)

@@ -300,3 +300,18 @@ def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path):
     assert any('mix_rng' in k for k in keys) and any('w_avg' in k for k in keys)
     for k in keys:
         numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+
+
+def test_ns_r1_loss_is_the_non_saturating_loss_with_r1_on_reals(tmp_path):
+    """--loss ns-r1 (StyleGAN's FFHQ setting): StandardGANLoss, R1 γ = --gradient-penalty, no WGAN-GP; the run logs
+    the penalty as dis/gp."""
+    from ganlib.losses import StandardGANLoss
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    args = train_progressive.parse_args(TINY + ['--data-dir', data, '--loss', 'ns-r1', '--gradient-penalty', '5',
+                                                 '--out', str(tmp_path / 'a')])
+    _, _, updater = train_progressive.build(args, train_progressive.load_images(args), chainer.get_device('@numpy'))
+    assert isinstance(updater.loss, StandardGANLoss) and updater.r1_gamma == 5.0 and updater.gp_lambda == 0.0
+    train_progressive.main(TINY + ['--data-dir', data, '--loss', 'ns-r1', '--out', str(tmp_path / 'b')])
+    log = json.load(open(str(tmp_path / 'b' / 'log')))
+    assert all(entry['dis/gp'] > 0 for entry in log)
+    assert json.load(open(str(tmp_path / 'b' / 'args.json')))['loss'] == 'ns-r1'

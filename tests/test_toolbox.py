@@ -11,7 +11,7 @@ from ganlib.losses import HingeLoss, StandardGANLoss, WassersteinLoss, get_loss
 from ganlib.mog import MixtureIterator, array_converter, ring
 from ganlib.regularizers import (OrthogonalRegularization, WeightClipping, add_historical_averaging, filter_axis,
                                  add_spectral_norm, gradient_penalty, interpolate, orthogonal_regularization,
-                                 spectral_norm_hooks, truncate)
+                                 r1_penalty, spectral_norm_hooks, truncate)
 from ganlib.unrolled import WeightCache
 from ganlib.rng import RandomStream
 from models import MLPAutoencoder, MLPDiscriminator, MLPGenerator, SelfAttention
@@ -113,6 +113,41 @@ def test_gradient_penalty_backpropagates_into_the_discriminator():
         down = float(value().array)
         W.array[idx] = old
         assert analytic[idx] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+
+
+def test_r1_penalty_against_a_quadratic_critic_and_its_parameter_gradient():
+    """D(x) = c·‖x‖² has ∇_x D = 2c·x: R1 = γ/2 · mean(4c²‖x‖²) and dR1/dc = γ/2 · mean(8c‖x‖²)."""
+    c = chainer.Parameter(numpy.array(0.7))
+    dis = lambda x: c * F.sum(x * x, axis=1)  # noqa: E731
+    x = numpy.random.RandomState(4).standard_normal((5, 3))
+    sq = (x ** 2).sum(axis=1)
+    penalty, squared = r1_penalty(dis, x, gamma=10.0)
+    numpy.testing.assert_allclose(squared.array, 4 * 0.49 * sq, rtol=1e-12)
+    assert float(penalty.array) == pytest.approx(5.0 * numpy.mean(4 * 0.49 * sq), rel=1e-12)
+    penalty.backward()
+    assert float(c.grad) == pytest.approx(5.0 * numpy.mean(8 * 0.7 * sq), rel=1e-12)
+
+
+def test_updater_refuses_two_penalties_or_a_negative_r1():
+    for kw, message in ((dict(gradient_penalty=10.0, r1=10.0), 'choose one'), (dict(r1=-1.0), 'R1 weight')):
+        with pytest.raises(ValueError, match=message):
+            make_gan(**kw)
+
+
+def test_r1_in_the_updater_is_reported_as_dis_gp_and_changes_the_discriminator_step():
+    """One iteration with r1 > 0 reports a positive dis/gp and moves D differently from the same seed without it."""
+    runs = {}
+    for r1 in (0.0, 10.0):
+        gen, dis, upd = make_gan(seed=3, r1=r1)
+        reporter = chainer.reporter.Reporter()
+        reporter.add_observer('dis', dis)
+        reporter.add_observer('gen', gen)
+        observation = {}
+        with reporter.scope(observation):
+            upd.update()
+        runs[r1] = observation, {k: p.array.copy() for k, p in dis.namedparams()}
+    assert 'dis/gp' not in runs[0.0][0] and float(runs[10.0][0]['dis/gp'].array) > 0
+    assert any(not numpy.array_equal(runs[0.0][1][k], runs[10.0][1][k]) for k in runs[0.0][1])
 
 
 def test_gradient_penalty_is_zero_for_a_unit_slope_linear_critic():
