@@ -135,8 +135,10 @@ class MNISTScore(training.Extension):
     """Score ``n`` samples of an image generator with the repository's MNIST classifier (``ganlib.scoring``):
     FID in its feature space against ``real`` digits, the Inception-style score, classes captured and their KL to
     uniform; for a class-conditional G (``n_classes``) the samples are n/K per class and ``class_match`` says how
-    often the classifier agrees with the conditioning class.  Reported as ``eval/...`` at its trigger; the
-    latents come from ``RandomStream(seed)``, the same at every call."""
+    often the classifier agrees with the conditioning class.  The classes are interleaved (0, 1, …, K−1, 0, 1, …):
+    the Inception score averages over 10 consecutive splits, and a split of one class would score a perfectly
+    conditional G as 1.  Reported as ``eval/...`` at its trigger; the latents come from ``RandomStream(seed)``,
+    the same at every call."""
     trigger = 1, 'epoch'
     priority = training.PRIORITY_WRITER
     REPORTED = ('fid', 'inception_score', 'classes_captured', 'class_match')
@@ -144,7 +146,7 @@ class MNISTScore(training.Extension):
     def __init__(self, gen, classifier, real, n=2000, seed=0, n_classes=None):
         self.gen, self.classifier, self.real, self.seed = gen, classifier, real, seed
         self.labels = None if n_classes is None else \
-            numpy.repeat(numpy.arange(n_classes, dtype=numpy.int32), max(1, n // n_classes))
+            numpy.tile(numpy.arange(n_classes, dtype=numpy.int32), max(1, n // n_classes))
         self.n = n if self.labels is None else len(self.labels)
 
     def evaluate(self, truncation=None):

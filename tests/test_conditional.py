@@ -11,7 +11,7 @@ import numpy
 import pytest
 
 import train_conditional
-from ganlib.extensions import LabelAccuracy
+from ganlib.extensions import LabelAccuracy, MNISTScore
 from ganlib.losses import HingeLoss
 from ganlib.regularizers import OrthogonalRegularization
 from ganlib.scoring import class_match
@@ -69,6 +69,33 @@ class FirstPixelsClassifier(chainer.Chain):
 
     def features(self, x):
         return chainer.functions.reshape(x, (len(x), -1))[:, :10]
+
+
+class _PerfectConditionalGenerator(object):
+    """G(z, y) = an image whose first ten digit pixels are the one-hot of y: FirstPixelsClassifier with gain 20
+    names y with probability ≈ 1, whatever z."""
+    xp = numpy
+
+    def make_hidden(self, n, stream, truncation=None):
+        return numpy.zeros((n, 1), numpy.float32)
+
+    def __call__(self, z, y):
+        x = numpy.full((len(y), 1, 32, 32), -1.0, numpy.float32)
+        x[numpy.arange(len(y)), 0, 2, 2 + numpy.asarray(y)] = 1.0  # row 0 of the 28 x 28 crop
+        return chainer.Variable(x)
+
+
+def test_conditional_scores_of_a_perfect_generator_see_all_classes_in_every_inception_split():
+    """A perfectly conditional G: class match 1 and an Inception score near 10 (confident, uniform over the
+    classes).  Samples ordered class by class would put one class in each of the 10 splits and score ≈ 1."""
+    classifier = FirstPixelsClassifier()
+    classifier.l2.W.array *= 20.0
+    real = numpy.full((20, 28, 28), -1.0, numpy.float32)
+    score = MNISTScore(_PerfectConditionalGenerator(), classifier, real, n=200, n_classes=10).evaluate()
+    q = 9.0 * numpy.exp(-40.0) / (1.0 + 9.0 * numpy.exp(-40.0))  # mass on the 9 wrong classes (logits 40 apart)
+    expected = numpy.exp((1 - q) * numpy.log(10 * (1 - q)) + q * numpy.log(10 * q / 9))
+    assert score['class_match'] == 1.0 and score['classes_captured'] == 10
+    assert score['inception_score'] == pytest.approx(expected, rel=1e-6) and expected > 9.99
 
 
 def test_class_match_counts_samples_classified_as_their_condition():
