@@ -315,3 +315,25 @@ def test_ns_r1_loss_is_the_non_saturating_loss_with_r1_on_reals(tmp_path):
     log = json.load(open(str(tmp_path / 'b' / 'log')))
     assert all(entry['dis/gp'] > 0 for entry in log)
     assert json.load(open(str(tmp_path / 'b' / 'args.json')))['loss'] == 'ns-r1'
+
+
+def test_style_spread_diagnostic_reads_every_generator_snapshot(tmp_path):
+    """benchmarks/stylegan_style_spread.py: one row per gen_iter_N.npz, at the run's (stage, α), with the style
+    spread of every active layer; a PGGAN run is refused in one line."""
+    from benchmarks import stylegan_style_spread
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    run = str(tmp_path / 'style')
+    train_progressive.main(TINY + ['--generator', 'stylegan', '--mapping-layers', '2', '--snapshot-every', '5',
+                                   '--data-dir', data, '--out', run])
+    rows = stylegan_style_spread.main([run, '--samples', '16'])
+    assert [r['iteration'] for r in rows] == [5, 10, 15]
+    # 8 images per iteration, phases of 24: 40 images = stage 1 fading in (16/24), 80 = stage 2 fading in (8/24)
+    assert [(r['stage'], r['alpha']) for r in rows] == [(1, pytest.approx(2 / 3)), (2, pytest.approx(1 / 3)),
+                                                       (2, 1.0)]
+    assert all(len(r['style_spread']) == 2 * (r['stage'] + 1) for r in rows)
+    assert all(-1.0 <= r['w_cosine'] <= 1.0 and r['image_std'] > 0 for r in rows)
+    pg = str(tmp_path / 'pg')
+    train_progressive.main(TINY + ['--data-dir', data, '--out', pg])
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'stylegan_style_spread.py'), pg],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and 'not a StyleGAN run' in proc.stderr and 'Traceback' not in proc.stderr

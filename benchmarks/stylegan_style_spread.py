@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Where does a StyleGAN run's diversity go?  For every generator snapshot (gen_iter_N.npz) of a
+train_progressive.py --generator stylegan run: how different the w = f(z) of random z are (mean pairwise cosine,
+and std over z / |mean| per coordinate), how much each active layer's AdaIN scale y_s varies with z (std / |mean|),
+and how much the images vary with z (per-pixel std over z, averaged).  A mapping network that collapses shows in
+the w columns; a synthesis network that ignores its styles shows as style spread kept while the image std falls.
+
+  python benchmarks/stylegan_style_spread.py result/stylegan_mnist
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import ganlib.compat  # noqa: E402,F401
+
+import chainer  # noqa: E402
+import numpy  # noqa: E402
+
+from ganlib import cli  # noqa: E402
+from ganlib.progressive import schedule  # noqa: E402
+from ganlib.rng import RandomStream  # noqa: E402
+from models.stylegan import StyleGenerator  # noqa: E402
+
+
+def spread(gen, n, seed):
+    """(mean pairwise cosine of w, mean std/|mean| of w, per-pixel image std over z, [style spread per layer])."""
+    z = gen.make_hidden(n, RandomStream(seed))
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        w = gen.map(z).array
+        unit = w / numpy.linalg.norm(w, axis=1, keepdims=True)
+        cosine = float((unit @ unit.T)[numpy.triu_indices(n, 1)].mean())
+        relative = float(w.std(axis=0).mean() / numpy.abs(w.mean(axis=0)).mean())
+        images = gen(z).array.reshape(n, -1)
+        styles = []
+        for layer in gen.layers[:2 * (gen.stage + 1)]:
+            scale = layer.affine(w).array[:, :layer.out_ch]
+            styles.append(float(scale.std(axis=0).mean() / numpy.abs(scale.mean(axis=0)).mean()))
+    return cosine, relative, float(images.std(axis=0).mean()), styles
+
+
+def main(argv=None):
+    p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='stylegan_style_spread.py')
+    p.add_argument('run', help='a train_progressive.py --generator stylegan output folder')
+    p.add_argument('--samples', type=cli.positive_int, default=256, help='latents per snapshot (default 256)')
+    p.add_argument('--seed', type=cli.nonnegative_int, default=1)
+    args = p.parse_args(argv)
+    config_path = os.path.join(args.run, 'args.json')
+    if not os.path.isfile(config_path):
+        raise cli.CleanExit('{} is not a train_progressive.py run (no args.json)'.format(args.run))
+    config = json.load(open(config_path))
+    if config.get('generator') != 'stylegan':
+        raise cli.CleanExit('{} is not a StyleGAN run (--generator {})'.format(args.run, config.get('generator')))
+    snapshots = sorted(glob.glob(os.path.join(args.run, 'gen_iter_*.npz')),
+                       key=lambda f: int(re.search(r'gen_iter_(\d+)', f).group(1)))
+    if not snapshots:
+        raise cli.CleanExit('no gen_iter_*.npz snapshots in {}'.format(args.run))
+    channels = 1 if config.get('dataset', 'mnist') == 'mnist' else 3
+    rows = []
+    print('| iteration | stage (α) | w cosine | w std / mean | image std over z | style spread per layer |')
+    print('|---|---|---|---|---|---|')
+    for path in snapshots:
+        iteration = int(re.search(r'gen_iter_(\d+)', path).group(1))
+        gen = StyleGenerator(config['z_dim'], config['size'], channels, config['ch'], config['mapping_layers'])
+        chainer.serializers.load_npz(path, gen)
+        stage, alpha, _ = schedule(iteration * config['batch_size'], config['phase_images'], gen.top)
+        gen.set_stage(stage, alpha)
+        cosine, relative, image_std, styles = spread(gen, args.samples, args.seed)
+        rows.append(dict(iteration=iteration, stage=stage, alpha=alpha, w_cosine=cosine, w_relative_std=relative,
+                         image_std=image_std, style_spread=styles))
+        print('| {} | {} ({:.2f}) | {:.3f} | {:.3f} | {:.3f} | {} |'.format(
+            iteration, stage, alpha, cosine, relative, image_std, ' '.join('{:.2f}'.format(s) for s in styles)))
+    return rows
+
+
+if __name__ == '__main__':
+    cli.run_main(main, sys.argv[1:])
