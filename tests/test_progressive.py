@@ -337,3 +337,7 @@ def test_style_spread_diagnostic_reads_every_generator_snapshot(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'stylegan_style_spread.py'), pg],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and 'not a StyleGAN run' in proc.stderr and 'Traceback' not in proc.stderr
+    missing = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'stylegan_style_spread.py'),
+                              str(tmp_path / 'none')], capture_output=True, text=True)
+    assert missing.returncode == 2 and 'no args.json' in missing.stderr and 'Traceback' not in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
