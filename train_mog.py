@@ -160,15 +160,18 @@ def build(args, device=None, comm=None):
     mixture = make_mixture(args.dataset, args.std, args.radius, args.original_std_bug)
     rng = numpy.random.RandomState(args.seed)
     input_scale = mixture.scale if args.input_scale == 'auto' else args.input_scale
+    # One-node MLPs (models.fused_mlp) are bit-exact with Chainer's functions, except that a gradient of a
+    # gradient (the penalty, second-order unrolling) sums its terms in another order: keep those runs unfused.
+    fused = not (args.gradient_penalty or args.unroll_mode == 'second-order')
     try:
         gen = MLPGenerator(args.z_dim, args.g_hidden, 2, 'relu', args.init, args.z_dist, rng=rng,
-                           batch_norm=args.g_batch_norm)
+                           batch_norm=args.g_batch_norm, fused=fused)
         if args.loss == 'began':
             dis = MLPAutoencoder(2, args.d_hidden, 8, args.d_activation, args.init, input_scale, rng=rng)
         else:
             dis = MLPDiscriminator(2, args.d_hidden, args.d_activation, args.init, input_scale,
                                    (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
-                                   rng=rng, maxout_pieces=args.maxout_pieces, pack=args.pack)
+                                   rng=rng, maxout_pieces=args.maxout_pieces, pack=args.pack, fused=fused)
     except ValueError as e:
         raise cli.CleanExit(str(e))
     opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))

@@ -4,7 +4,55 @@ Each loss object has ``d_loss(y_real, y_fake)`` and ``g_loss(y_fake)``; ``get_lo
 """
 import ganlib.compat  # noqa: F401
 
+import chainer
 import chainer.functions as F
+import numpy
+from chainer import function_node
+from chainer.utils import force_array
+
+
+class SoftplusMean(function_node.FunctionNode):
+    """E[softplus(±y)] as one node on NumPy arrays: Chainer 7.8.1's ``Neg``, ``Softplus`` and ``Mean`` forward
+    and their backward (``MulConstant``, ``BroadcastTo``, ``SoftplusGrad``, ``Neg``), the same NumPy operations
+    in the same order, so bit-identical to ``F.mean(F.softplus(-y))`` with one node instead of 3 forward and 4
+    backward.  A gradient of this gradient (second-order unrolling) differentiates the composition instead."""
+
+    def __init__(self, negate):
+        self.negate = negate
+
+    def forward(self, inputs):
+        y, = inputs
+        self.retain_inputs((0,))
+        x = force_array(-y) if self.negate else y
+        bx = 1.0 * x
+        sp = force_array((numpy.fmax(bx, 0) + numpy.log1p(numpy.exp(-numpy.fabs(bx)))) * 1.0, x.dtype)
+        self._x = x
+        return force_array(sp.mean()),
+
+    def backward(self, indexes, grad_outputs):
+        gy, = grad_outputs
+        if chainer.config.enable_backprop:
+            y, = self.get_retained_inputs()
+            return chainer.grad([_softplus_mean(y, self.negate)], [y], grad_outputs=[gy],
+                                enable_double_backprop=True)
+        x = self._x
+        g = force_array(gy.array.dtype.type(1.0 / x.size) * gy.array)
+        g = numpy.broadcast_to(g, x.shape)
+        gx = force_array((1 - 1 / (1 + numpy.exp(1.0 * x))) * g, x.dtype)
+        return chainer.Variable(force_array(-gx) if self.negate else gx, requires_grad=False),
+
+
+def _softplus_mean(y, negate=False):
+    return F.mean(F.softplus(-y if negate else y))
+
+
+def softplus_mean(y, negate=False):
+    """E[softplus(−y)] (``negate``) or E[softplus(y)]: one :class:`SoftplusMean` node for a NumPy Variable,
+    Chainer's functions otherwise (CuPy: the GPU path is unchanged)."""
+    if isinstance(y, chainer.Variable) and type(y.array) is numpy.ndarray:
+        loss, = SoftplusMean(negate).apply((y,))
+        return loss
+    return _softplus_mean(y, negate)
 
 
 class StandardGANLoss(object):
@@ -31,16 +79,16 @@ class StandardGANLoss(object):
     @staticmethod
     def _bce(y, t):
         if t == 1.0:
-            return F.mean(F.softplus(-y))
+            return softplus_mean(y, negate=True)
         if t == 0.0:
-            return F.mean(F.softplus(y))
-        return t * F.mean(F.softplus(-y)) + (1.0 - t) * F.mean(F.softplus(y))
+            return softplus_mean(y)
+        return t * softplus_mean(y, negate=True) + (1.0 - t) * softplus_mean(y)
 
     def d_loss(self, y_real, y_fake):
         return self._bce(y_real, self.real_target) + self._bce(y_fake, self.fake_target)
 
     def g_loss(self, y_fake):
-        return F.mean(F.softplus(-y_fake))
+        return softplus_mean(y_fake, negate=True)
 
     def __repr__(self):
         return 'StandardGANLoss(real_target={}, fake_target={})'.format(self.real_target, self.fake_target)
@@ -167,13 +215,13 @@ def ssl_d_loss(logits_labeled, labels, logits_unlabeled, logits_fake, unlabeled_
     −log D = softplus(−log Z) and −log(1 − D) = softplus(log Z).
     w = 1 is the paper's equation and the posts' code; the paper's own code halves L_unsupervised (w = 0.5)."""
     supervised = F.softmax_cross_entropy(logits_labeled, labels)
-    unsupervised = F.mean(F.softplus(-log_z(logits_unlabeled))) + F.mean(F.softplus(log_z(logits_fake)))
+    unsupervised = softplus_mean(log_z(logits_unlabeled), negate=True) + softplus_mean(log_z(logits_fake))
     return supervised + unlabeled_weight * unsupervised
 
 
 def ssl_g_adversarial_loss(logits_fake):
     """Non-saturating −E log D(G(z)) = E softplus(−log Z(G(z)))."""
-    return F.mean(F.softplus(-log_z(logits_fake)))
+    return softplus_mean(log_z(logits_fake), negate=True)
 
 
 def feature_matching_pairwise_loss(h_real, h_fake):

@@ -10,6 +10,7 @@ import ganlib.compat  # noqa: F401
 import chainer
 
 from ganlib import cli
+from ganlib.flat_adam import FlatAdam
 from ganlib.losses import LOSSES, get_loss
 from ganlib.regularizers import (OrthogonalRegularization, WeightClipping, add_historical_averaging,
                                  add_spectral_norm)
@@ -125,7 +126,7 @@ def make_optimizers(args, gen, dis):
         if args.optimizer == 'rmsprop':
             opt = chainer.optimizers.RMSprop(lr=lr)
         else:
-            opt = chainer.optimizers.Adam(alpha=lr, beta1=args.beta1, beta2=args.beta2)
+            opt = FlatAdam(alpha=lr, beta1=args.beta1, beta2=args.beta2)  # Chainer's Adam, one step for all
         opt.setup(link)
         opts[name] = opt
     return opts['gen'], opts['dis']

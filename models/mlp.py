@@ -12,6 +12,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy
 
+from models.fused_mlp import fusable, fused_mlp
 from models.initializers import make_initializer
 from models.maxout import maxout
 from models.minibatch_discrimination import MinibatchDiscrimination
@@ -66,19 +67,22 @@ def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32, truncat
 
 
 class MLPGenerator(chainer.Chain):
-    """G: z → [Linear → act] × len(hidden) → Linear(out_dim)."""
+    """G: z → [Linear → act] × len(hidden) → Linear(out_dim).  ``fused``: without batch norm, on NumPy arrays,
+    ReLU / leaky-ReLU layers run as one node (``models.fused_mlp``), bit-exact."""
 
     # Blocks' BatchNormalization (the PacGAN code): ε 1e-4, population statistics 0.95 · old + 0.05 · batch.
     BN_EPS, BN_DECAY = 1e-4, 0.95
 
     def __init__(self, z_dim=256, hidden=(128, 128), out_dim=2, activation='relu',
-                 init='he:0.8', z_distribution='normal', rng=None, batch_norm=False):
+                 init='he:0.8', z_distribution='normal', rng=None, batch_norm=False, fused=True):
         super().__init__()
         if z_dim <= 0:
             raise ValueError('z_dim must be positive, got {}'.format(z_dim))
         self.z_dim = z_dim
         self.z_distribution = z_distribution
+        self.activation = activation
         self.act = _activation(activation)
+        self.fused = fused and not batch_norm
         sizes = [z_dim] + list(hidden)
         with self.init_scope():
             self.hidden = linear_stack(sizes, init, rng, nobias=batch_norm)  # BN's β is the bias
@@ -91,6 +95,9 @@ class MLPGenerator(chainer.Chain):
                         truncation=truncation)
 
     def forward(self, z):
+        layers = list(self.hidden) + [self.out]
+        if self.fused and fusable(z, self.activation, layers):  # one node, bit-exact (models.fused_mlp)
+            return fused_mlp(z, layers, self.activation, activate_last=False)
         h = z
         for i, layer in enumerate(self.hidden):
             h = layer(h)
@@ -110,11 +117,14 @@ class MLPDiscriminator(chainer.Chain):
     width · ``maxout_pieces``, then the maximum over each unit's pieces (``models.maxout``).
     ``pack`` = m: PacGAN (Lin et al. 2018, §3): D judges m samples at once, rows i·m … i·m + m − 1 of x
     concatenated into one input of m · in_dim (so a batch of N samples gives N/m decisions).
+    ``fused``: on NumPy arrays, ReLU / leaky-ReLU layers run as one node (``models.fused_mlp``), bit-exact.
     """
 
     def __init__(self, in_dim=2, hidden=(128,), activation='relu', init='he:0.8',
-                 input_scale=1.0, minibatch_discrimination=None, rng=None, maxout_pieces=5, pack=1):
+                 input_scale=1.0, minibatch_discrimination=None, rng=None, maxout_pieces=5, pack=1, fused=True):
         super().__init__()
+        self.activation = activation
+        self.fused = fused
         if input_scale <= 0:
             raise ValueError('input_scale must be positive')
         if int(pack) != pack or pack < 1:
@@ -134,14 +144,28 @@ class MLPDiscriminator(chainer.Chain):
             self.out = L.Linear(width, 1, initialW=make_initializer(init, rng))
 
     def forward(self, x, return_features=False):
-        h = x / self.input_scale if self.input_scale != 1.0 else x
+        hidden = list(self.hidden)
+        fuse = self.fused and bool(hidden) and fusable(x, self.activation, hidden + [self.out])
+        scale = None  # x / s: Chainer multiplies a Variable by the constant 1/s; a fused stack does it in its node
+        if self.input_scale != 1.0:
+            if fuse and isinstance(x, chainer.Variable):
+                scale = 1.0 / self.input_scale
+            else:
+                x = x / self.input_scale
+        h = x
         if self.pack > 1:
             if len(h) % self.pack:
                 raise ValueError('a packed D (pack {}) needs a batch divisible by it, got {}'.format(
                     self.pack, len(h)))
             h = F.reshape(h, (len(h) // self.pack, self.pack * self.in_dim))
-        for layer in self.hidden:
-            h = self.act(layer(h))
+        if fuse:  # one node (models.fused_mlp)
+            if self.md is None and not return_features:
+                return fused_mlp(h, hidden + [self.out], self.activation, activate_last=False, scale=scale,
+                                 flatten=True)
+            h = fused_mlp(h, hidden, self.activation, scale=scale)
+        else:
+            for layer in hidden:
+                h = self.act(layer(h))
         features = h
         if self.md is not None:
             h = self.md(h)
