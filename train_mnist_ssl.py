@@ -25,6 +25,7 @@ from chainer.training import extensions
 
 from ganlib import cli, distributed, run
 from ganlib.averaging import ParameterAverage
+from ganlib.flat_adam import FlatAdam
 from ganlib.mnist import DEFAULT_CACHE, DEFAULT_MIRROR, IDXError, download_mnist, load_mnist, ssl_split, to_unit_range
 from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConstantLR, SemiSupervisedGANUpdater,
                                     accuracy, tile_to)
@@ -142,7 +143,7 @@ def build(args, data, device, comm=None):
         dis.data_init(data['x_unl'][:500])
     opts = []
     for link in (gen, dis):
-        opt = chainer.optimizers.Adam(alpha=args.lr_schedule[0][1], beta1=args.beta1)
+        opt = FlatAdam(alpha=args.lr_schedule[0][1], beta1=args.beta1)
         opt.setup(link)
         opts.append(opt)
     options.apply(args, gen, dis, opts[0], opts[1], rng)

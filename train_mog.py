@@ -160,8 +160,9 @@ def build(args, device=None, comm=None):
     mixture = make_mixture(args.dataset, args.std, args.radius, args.original_std_bug)
     rng = numpy.random.RandomState(args.seed)
     input_scale = mixture.scale if args.input_scale == 'auto' else args.input_scale
-    # One-node MLPs (models.fused_mlp) are bit-exact with Chainer's functions, except that a gradient of a
-    # gradient (the penalty, second-order unrolling) sums its terms in another order: keep those runs unfused.
+    # One-node MLPs (models.fused_mlp) and E[softplus] (ganlib.losses.SoftplusMean) are bit-exact with Chainer's
+    # functions, except where a gradient of a gradient (the penalty, second-order unrolling) or a third gradient
+    # term changes the order of a sum: keep those runs unfused.
     fused = not (args.gradient_penalty or args.unroll_mode == 'second-order')
     try:
         gen = MLPGenerator(args.z_dim, args.g_hidden, 2, 'relu', args.init, args.z_dist, rng=rng,
@@ -186,7 +187,7 @@ def build(args, device=None, comm=None):
         updater = BEGANUpdater(iterator, opt_gen, opt_dis, gamma=args.began_gamma, lambda_k=args.began_lambda_k,
                                **common)
     else:
-        updater = GANUpdater(iterator, opt_gen, opt_dis, options.build_loss(args),
+        updater = GANUpdater(iterator, opt_gen, opt_dis, options.build_loss(args, fused),
                              gradient_penalty=args.gradient_penalty or 0.0, simultaneous=args.simultaneous, **common)
     return mixture, gen, dis, updater
 

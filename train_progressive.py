@@ -35,6 +35,7 @@ from chainer.training import extensions
 
 from ganlib import cli, run
 from ganlib.extensions import SampleGrid, mnist_score
+from ganlib.flat_adam import FlatAdam
 from ganlib.losses import StandardGANLoss, WassersteinLoss
 from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
@@ -138,7 +139,7 @@ def build(args, images, device):
     opts = []
     for link in (gen, dis):
         link.to_device(device)
-        opt = chainer.optimizers.Adam(alpha=args.lr, beta1=args.beta1, beta2=args.beta2, eps=1e-8)
+        opt = FlatAdam(alpha=args.lr, beta1=args.beta1, beta2=args.beta2, eps=1e-8)
         opt.setup(link)
         opts.append(opt)
     sampler = chainer.iterators.ShuffleOrderSampler(numpy.random.RandomState(args.seed + 1))

@@ -14,8 +14,13 @@ from chainer.utils import force_array
 class SoftplusMean(function_node.FunctionNode):
     """E[softplus(±y)] as one node on NumPy arrays: Chainer 7.8.1's ``Neg``, ``Softplus`` and ``Mean`` forward
     and their backward (``MulConstant``, ``BroadcastTo``, ``SoftplusGrad``, ``Neg``), the same NumPy operations
-    in the same order, so bit-identical to ``F.mean(F.softplus(-y))`` with one node instead of 3 forward and 4
-    backward.  A gradient of this gradient (second-order unrolling) differentiates the composition instead."""
+    in the same order, so the loss and ∂loss/∂y are bit-identical to ``F.mean(F.softplus(-y))``'s, with one node
+    instead of 3 forward and 4 backward.  A gradient of this gradient differentiates the composition instead.
+
+    Caveat: fewer nodes change the graph's depths, and so the order in which Chainer sums the gradient terms of
+    a variable that receives three or more (a D applied three times: the semi-supervised D, a gradient penalty).
+    Float addition is not associative, so such runs differ from unfused ones in the last bits.  It is therefore
+    opt-in (``StandardGANLoss(fused=True)``), used by ``train_mog.py`` where runs were checked bit-exact."""
 
     def __init__(self, negate):
         self.negate = negate
@@ -70,25 +75,28 @@ class StandardGANLoss(object):
     name = 'gan'
     requires_sigmoid_output = True
 
-    def __init__(self, real_target=1.0, fake_target=0.0):
+    def __init__(self, real_target=1.0, fake_target=0.0, fused=False):
         self.real_target, self.fake_target = float(real_target), float(fake_target)
+        self.fused = fused  # E[softplus] as one node (SoftplusMean; its caveat)
         if not (0.0 <= self.fake_target < self.real_target <= 1.0):
             raise ValueError('label smoothing needs 0 <= fake target < real target <= 1, got {} and {}'.format(
                 self.fake_target, self.real_target))
 
-    @staticmethod
-    def _bce(y, t):
+    def _softplus_mean(self, y, negate=False):
+        return softplus_mean(y, negate) if self.fused else _softplus_mean(y, negate)
+
+    def _bce(self, y, t):
         if t == 1.0:
-            return softplus_mean(y, negate=True)
+            return self._softplus_mean(y, negate=True)
         if t == 0.0:
-            return softplus_mean(y)
-        return t * softplus_mean(y, negate=True) + (1.0 - t) * softplus_mean(y)
+            return self._softplus_mean(y)
+        return t * self._softplus_mean(y, negate=True) + (1.0 - t) * self._softplus_mean(y)
 
     def d_loss(self, y_real, y_fake):
         return self._bce(y_real, self.real_target) + self._bce(y_fake, self.fake_target)
 
     def g_loss(self, y_fake):
-        return softplus_mean(y_fake, negate=True)
+        return self._softplus_mean(y_fake, negate=True)
 
     def __repr__(self):
         return 'StandardGANLoss(real_target={}, fake_target={})'.format(self.real_target, self.fake_target)
@@ -181,13 +189,13 @@ def parse_abc(text):
     return values
 
 
-def get_loss(name, lsgan_abc=(0.0, 1.0, 1.0), real_target=1.0, fake_target=0.0):
+def get_loss(name, lsgan_abc=(0.0, 1.0, 1.0), real_target=1.0, fake_target=0.0, fused=False):
     """Build the loss called ``name`` (one of ``LOSSES``); ``real_target``/``fake_target``: label
-    smoothing, only meaningful for ``gan``."""
+    smoothing, only meaningful for ``gan``; ``fused``: ``gan``'s one-node E[softplus] (:class:`SoftplusMean`)."""
     if (real_target, fake_target) != (1.0, 0.0) and name != 'gan':
         raise ValueError('label smoothing applies to the cross-entropy loss (--loss gan), not {}'.format(name))
     if name == 'gan':
-        return StandardGANLoss(real_target, fake_target)
+        return StandardGANLoss(real_target, fake_target, fused)
     if name == 'lsgan':
         a, b, c = lsgan_abc
         return LSGANLoss(a, b, c)
@@ -215,13 +223,13 @@ def ssl_d_loss(logits_labeled, labels, logits_unlabeled, logits_fake, unlabeled_
     −log D = softplus(−log Z) and −log(1 − D) = softplus(log Z).
     w = 1 is the paper's equation and the posts' code; the paper's own code halves L_unsupervised (w = 0.5)."""
     supervised = F.softmax_cross_entropy(logits_labeled, labels)
-    unsupervised = softplus_mean(log_z(logits_unlabeled), negate=True) + softplus_mean(log_z(logits_fake))
+    unsupervised = F.mean(F.softplus(-log_z(logits_unlabeled))) + F.mean(F.softplus(log_z(logits_fake)))
     return supervised + unlabeled_weight * unsupervised
 
 
 def ssl_g_adversarial_loss(logits_fake):
     """Non-saturating −E log D(G(z)) = E softplus(−log Z(G(z)))."""
-    return softplus_mean(log_z(logits_fake), negate=True)
+    return F.mean(F.softplus(-log_z(logits_fake)))
 
 
 def feature_matching_pairwise_loss(h_real, h_fake):

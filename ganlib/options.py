@@ -111,11 +111,12 @@ def validate(args):
     return None
 
 
-def build_loss(args):
-    """The loss object of ``args`` (None for BEGAN, whose updater owns its loss)."""
+def build_loss(args, fused=False):
+    """The loss object of ``args`` (None for BEGAN, whose updater owns its loss); ``fused``: see ``get_loss``."""
     if args.loss == 'began':
         return None
-    return get_loss(args.loss, getattr(args, 'lsgan_abc', (0.0, 1.0, 1.0)), args.label_smoothing, args.fake_label)
+    return get_loss(args.loss, getattr(args, 'lsgan_abc', (0.0, 1.0, 1.0)), args.label_smoothing, args.fake_label,
+                    fused)
 
 
 def make_optimizers(args, gen, dis):
