@@ -303,3 +303,26 @@ def test_post_mog_and_ssl_benchmarks_refuse_bad_flags_in_one_line(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and 'error' in lines[0] and 'Traceback' not in proc.stderr, proc.stderr
         assert not runs.exists()  # nothing written
+
+
+def test_same_as_baseline_finds_equal_runs_and_a_changed_array(tmp_path, capsys):
+    import subprocess
+    import sys
+    import numpy
+    from benchmarks import same_as_baseline as sab
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    # this tree against itself: the same snapshots
+    assert sab.main(['--baseline-root', root, '--data-dir', data, '--only', 'mog-plain']) == 0
+    assert 'mog-plain: bit-exact (' in capsys.readouterr().out
+    # a changed array is named; the log, the saved configuration and the elapsed time are not compared
+    a, b = str(tmp_path / 'a.npz'), str(tmp_path / 'b.npz')
+    numpy.savez(a, w=numpy.ones(3), _snapshot_elapsed_time=1.0, **{'extensions/LogReport/_log': numpy.array('x')})
+    numpy.savez(b, w=numpy.array([1.0, 1.0, 1.0 + 1e-15]), _snapshot_elapsed_time=2.0,
+                **{'extensions/LogReport/_log': numpy.array('y')})
+    assert sab.differences(a, b) == ['w'] and sab.differences(a, a) == []
+    # bad input: one line, exit 2
+    proc = subprocess.run([sys.executable, os.path.join(root, 'benchmarks', 'same_as_baseline.py'), '--baseline-root',
+                           str(tmp_path), '--data-dir', data], stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 2 and 'not a checkout of this repository' in proc.stderr
+    assert 'Traceback' not in proc.stderr
