@@ -12,6 +12,9 @@ the same order and dtypes, so a run with the fused stack reproduces a run withou
 
 When a gradient of a gradient is requested (``enable_double_backprop``: WGAN-GP's penalty, second-order
 unrolling) the backward pass is the composition itself, rebuilt on the retained inputs, so it is differentiable.
+Its values are the same, but the graph's other depth changes the order in which Chainer sums a parameter's three
+or more gradient terms, so such runs differ in the last bits: ``train_mog.py`` keeps them unfused
+(``benchmarks/same_as_baseline.py`` checks the scripts' runs against an older checkout).
 """
 import ganlib.compat  # noqa: F401
 
