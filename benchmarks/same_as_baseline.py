@@ -32,6 +32,9 @@ _SSL = ['train_mnist_ssl.py', '--data-dir', '{mnist}', '--epochs', '2', '--itera
 _PROGRESSIVE = ['train_progressive.py', '--data-dir', '{mnist}', '--size', '16', '--ch', '8', '--z-dim', '8',
                 '--phase-images', '24', '--batch-size', '8', '--max-images', '64', '--snapshot-every', '1',
                 '--log-every', '2', '--grid', '3', '--score-samples', '0']
+_DCGAN = ['train_anime.py', '--dataset', 'mnist', '--data-dir', '{mnist}', '--size', '32', '--batch-size', '8',
+          '--g-ch', '16', '--d-ch', '8', '--z-dim', '8', '--epochs', '2', '--iterations-per-epoch', '3', '--grid', '2',
+          '--log-every', '1']
 # name → command (the script first); {mnist} is the --data-dir
 RUNS = {
     'mog-plain': _MOG + ['--unroll', '0'],
@@ -46,13 +49,13 @@ RUNS = {
     'mog-hinge-sn': _MOG + ['--unroll', '0', '--loss', 'hinge', '--spectral-norm'],
     'mog-pacgan2': _MOG + ['--preset', 'pacgan', '--pack', '2'],
     'ssl-post': _SSL + ['--labels', '100'],
+    'ssl-post-minibatch-disc': _SSL + ['--labels', '100', '--minibatch-discrimination'],
     'ssl-paper-averaged': _SSL + ['--labels', '20', '--model', 'paper', '--eval-average', '1e-3',
                                   '--lr-schedule', '0:1e-3,1:3e-4'],
     'pggan': _PROGRESSIVE,
     'stylegan-ns-r1': _PROGRESSIVE + ['--generator', 'stylegan', '--loss', 'ns-r1'],
-    'dcgan-mnist': ['train_anime.py', '--dataset', 'mnist', '--data-dir', '{mnist}', '--size', '32', '--batch-size',
-                    '8', '--g-ch', '16', '--d-ch', '8', '--z-dim', '8', '--epochs', '2', '--iterations-per-epoch',
-                    '3', '--grid', '2', '--log-every', '1'],
+    'dcgan-mnist': _DCGAN,
+    'dcgan-mnist-minibatch-disc': _DCGAN + ['--minibatch-discrimination'],
     'conditional': ['train_conditional.py', '--data-dir', '{mnist}', '--max-images', '48', '--batch-size', '8',
                     '--epochs', '2', '--iterations-per-epoch', '2', '--g-ch', '8', '--d-ch', '4', '--z-dim', '8',
                     '--score-samples', '20', '--grid', '3', '--log-every', '1'],

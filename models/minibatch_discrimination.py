@@ -1,9 +1,73 @@
-"""Minibatch discrimination (Salimans et al. 2016, "Improved Techniques for Training GANs", §3.2)."""
+"""Minibatch discrimination (Salimans et al. 2016, "Improved Techniques for Training GANs", §3.2).
+
+On NumPy arrays the minibatch features o(x) are ONE FunctionNode (``MinibatchFeatures``).  Written with
+Chainer's functions, the (N, N, B, C) tensor of differences goes through subtract, absolute and a sum over its
+short C axis, each a full pass over memory, and back through as many.  The node walks the C axis one (N, N, B)
+slice at a time instead and runs the NumPy operations of that composition with the same summation orders, so it
+is bit-exact with it (``tests/test_fused_overhead_cuts.py``).  When a gradient of a gradient is requested, its
+backward pass differentiates the composition itself.  CuPy arrays keep the composition (the GPU path is unchanged).
+"""
 import ganlib.compat  # noqa: F401
 
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy
+from chainer import function_node
+
+
+# NumPy sums a contiguous axis of fewer than 8 elements in order, longer ones pairwise with 8 partial sums (and
+# iterates the (N, N, B, C) reductions of the backward pass differently): the node matches only up to 7.
+MAX_FUSED_KERNEL_DIM = 7
+
+
+def _composed_features(m, exclude_self):
+    """o_b(x_i) = Σ_j exp(−Σ_c |M_{i,b,c} − M_{j,b,c}|) (− 1 without the self pair), from M (N, B, C), written
+    with Chainer's functions (the GPU path, the reference and the double-backprop path)."""
+    diff = F.expand_dims(m, 1) - F.expand_dims(m, 0)  # (N, N, B, C), broadcast
+    c = F.exp(-F.sum(F.absolute(diff), axis=3))  # (N, N, B): c_b(x_i, x_j)
+    o = F.sum(c, axis=1)
+    if exclude_self:
+        o = o - 1.0  # c_b(x_i, x_i) = exp(0) = 1 exactly
+    return o
+
+
+class MinibatchFeatures(function_node.FunctionNode):
+    """M (N, B, C) → o (N, B), as ``_composed_features`` does it, in one node.
+
+    Forward: the L1 distance accumulates |M_{i,·,c} − M_{j,·,c}| over c in order, as NumPy sums a contiguous axis of
+    5 or fewer elements.  Backward: g_dist = −(g_o broadcast over j) ⊙ c; for each c, t = sign(M_i − M_j) ⊙ g_dist and
+    g_M[:, :, c] = Σ_j t − Σ_i t (the two broadcast operands of the difference), the sums over j and i in NumPy's
+    order for the 4-axis tensor."""
+
+    def __init__(self, exclude_self):
+        self.exclude_self = exclude_self
+
+    def forward(self, inputs):
+        self.retain_inputs((0,))
+        m, = inputs
+        columns = [numpy.ascontiguousarray(m[:, :, k]) for k in range(m.shape[2])]
+        self._diffs = [a[:, None, :] - a[None, :, :] for a in columns]  # (N, N, B) per c
+        dist = numpy.abs(self._diffs[0])
+        for d in self._diffs[1:]:
+            dist += numpy.abs(d)
+        self._c = numpy.exp(-dist)
+        o = self._c.sum(axis=1)
+        if self.exclude_self:
+            o = o + o.dtype.type(-1.0)
+        return o,
+
+    def backward(self, indexes, grad_outputs):
+        if chainer.config.enable_backprop:  # a gradient of this gradient is wanted: differentiate the composition
+            m, = self.get_retained_inputs()
+            o = _composed_features(m, self.exclude_self)
+            return chainer.grad([o], [m], grad_outputs=list(grad_outputs), enable_double_backprop=True)
+        g = -(grad_outputs[0].array[:, None, :] * self._c)  # Sum's broadcast, ExpGrad, Neg
+        gm = numpy.empty(g.shape[:1] + g.shape[2:] + (len(self._diffs),), g.dtype)
+        for k, d in enumerate(self._diffs):
+            t = numpy.sign(d) * g  # AbsoluteGrad
+            gm[:, :, k] = t.sum(axis=1) + (-t.sum(axis=0))  # the two operands' sum_to, accumulated
+        return chainer.Variable(gm, requires_grad=False),
 
 
 class MinibatchDiscrimination(chainer.Chain):
@@ -22,11 +86,14 @@ class MinibatchDiscrimination(chainer.Chain):
         n_kernels: B.
         kernel_dim: C.
         initialW: initializer of T (default: Chainer's LeCunNormal).
+        fused: on NumPy arrays and with C ≤ 7, o(x) is one node (``MinibatchFeatures``), bit-exact with the
+            composition.
     """
 
     def __init__(self, in_size, n_kernels=50, kernel_dim=5, use_bias=True,
-                 exclude_self=True, initialW=None):
+                 exclude_self=True, initialW=None, fused=True):
         super().__init__()
+        self.fused = fused
         if n_kernels <= 0 or kernel_dim <= 0:
             raise ValueError('n_kernels and kernel_dim must be positive')
         self.n_kernels = n_kernels
@@ -40,12 +107,9 @@ class MinibatchDiscrimination(chainer.Chain):
         """o(x) ∈ R^{N×B} for features f ∈ R^{N×A}."""
         n = f.shape[0]
         m = F.reshape(self.T(f), (n, self.n_kernels, self.kernel_dim))
-        diff = F.expand_dims(m, 1) - F.expand_dims(m, 0)  # (N, N, B, C), broadcast
-        c = F.exp(-F.sum(F.absolute(diff), axis=3))  # (N, N, B): c_b(x_i, x_j)
-        o = F.sum(c, axis=1)
-        if self.exclude_self:
-            o = o - 1.0  # c_b(x_i, x_i) = exp(0) = 1 exactly
-        return o
+        if self.fused and self.kernel_dim <= MAX_FUSED_KERNEL_DIM and isinstance(m.array, numpy.ndarray):
+            return MinibatchFeatures(self.exclude_self).apply((m,))[0]
+        return _composed_features(m, self.exclude_self)
 
     def forward(self, f):
         f = F.reshape(f, (f.shape[0], -1))

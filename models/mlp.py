@@ -38,12 +38,13 @@ def linear_stack(sizes, init, rng, nobias=False):
                                for a, b in zip(sizes[:-1], sizes[1:])])
 
 
-def minibatch_head(width, minibatch_discrimination, init, rng):
-    """(MinibatchDiscrimination link or None, output width) for features of size ``width``."""
+def minibatch_head(width, minibatch_discrimination, init, rng, fused=True):
+    """(MinibatchDiscrimination link or None, output width) for features of size ``width``; ``fused``: see
+    ``MinibatchDiscrimination``."""
     if not minibatch_discrimination:
         return None, width
     b, c = minibatch_discrimination
-    return MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng)), width + b
+    return MinibatchDiscrimination(width, b, c, initialW=make_initializer(init, rng), fused=fused), width + b
 
 
 def sample_z(n, z_dim, distribution, rng, xp=numpy, dtype=numpy.float32, truncation=None):
@@ -117,7 +118,8 @@ class MLPDiscriminator(chainer.Chain):
     width · ``maxout_pieces``, then the maximum over each unit's pieces (``models.maxout``).
     ``pack`` = m: PacGAN (Lin et al. 2018, §3): D judges m samples at once, rows i·m … i·m + m − 1 of x
     concatenated into one input of m · in_dim (so a batch of N samples gives N/m decisions).
-    ``fused``: on NumPy arrays, ReLU / leaky-ReLU layers run as one node (``models.fused_mlp``), bit-exact.
+    ``fused``: on NumPy arrays, ReLU / leaky-ReLU layers run as one node (``models.fused_mlp``), and so do the
+    minibatch features (``models.minibatch_discrimination``), bit-exact.
     """
 
     def __init__(self, in_dim=2, hidden=(128,), activation='relu', init='he:0.8',
@@ -140,7 +142,7 @@ class MLPDiscriminator(chainer.Chain):
         with self.init_scope():
             self.hidden = chainer.ChainList(*[L.Linear(a, b * self.pieces, initialW=make_initializer(init, rng))
                                               for a, b in zip(sizes[:-1], sizes[1:])])
-            self.md, width = minibatch_head(sizes[-1], minibatch_discrimination, init, rng)
+            self.md, width = minibatch_head(sizes[-1], minibatch_discrimination, init, rng, fused)
             self.out = L.Linear(width, 1, initialW=make_initializer(init, rng))
 
     def forward(self, x, return_features=False):

@@ -1,5 +1,6 @@
 """The speed issue's overhead cuts are Chainer's own arithmetic, bit for bit: models.fused_mlp.FusedMLP against
-F.linear / F.relu / F.leaky_relu, ganlib.losses.SoftplusMean against F.mean(F.softplus(±y)), ganlib.flat_adam
+F.linear / F.relu / F.leaky_relu, models.minibatch_discrimination.MinibatchFeatures against the composition of
+Chainer's functions, ganlib.losses.SoftplusMean against F.mean(F.softplus(±y)), ganlib.flat_adam
 against chainer.optimizers.Adam (values, gradients, gradient_check, double backprop, resume), and a whole
 mixture-of-Gaussians training with all three against one without them."""
 import chainer
@@ -14,6 +15,7 @@ from ganlib.losses import SoftplusMean, softplus_mean
 from ganlib.regularizers import add_spectral_norm
 from models import MLPDiscriminator, MLPGenerator
 from models.fused_mlp import FusedMLP, fusable, fused_mlp
+from models.minibatch_discrimination import MinibatchDiscrimination, MinibatchFeatures
 from tests.helpers import adam_state, assert_same_adam, assert_same_params, params
 
 
@@ -116,6 +118,47 @@ def test_mlp_discriminator_fused_equals_unfused(kind):
         numpy.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize('exclude_self', [True, False])
+@pytest.mark.parametrize('n,a,b,c', [(100, 128, 50, 5), (64, 32, 16, 4), (7, 9, 3, 7), (1, 4, 2, 3), (5, 6, 4, 1)])
+def test_minibatch_features_node_equals_chainer_bit_for_bit(n, a, b, c, exclude_self):
+    f0 = numpy.random.RandomState(0).standard_normal((n, a)).astype(numpy.float32)
+    gy = numpy.random.RandomState(2).standard_normal((n, a + b)).astype(numpy.float32)
+    got = []
+    for fused in (True, False):
+        md = MinibatchDiscrimination(a, b, c, exclude_self=exclude_self, fused=fused,
+                                     initialW=chainer.initializers.Normal(0.3, rng=numpy.random.RandomState(1)))
+        md.cleargrads()
+        f = chainer.Variable(f0.copy())
+        y = md(f)
+        y.grad = gy.copy()
+        y.backward()
+        o = md.minibatch_features(f0)
+        assert isinstance(o.creator, MinibatchFeatures) == fused  # one node instead of nine
+        got.append((y.array, f.grad, md.T.W.grad, md.T.b.grad))
+    for x, y in zip(*got):
+        numpy.testing.assert_array_equal(x, y)
+
+
+def test_minibatch_features_node_gradient_check_and_double_backward():
+    rng = numpy.random.RandomState(4)
+    m = rng.permutation(60).reshape(4, 3, 5) * 0.05  # distinct entries: no difference sits on |·|'s kink
+    gy, gg = rng.standard_normal((4, 3)), rng.standard_normal(m.shape)
+
+    def f(x):
+        o, = MinibatchFeatures(True).apply((x,))
+        return o
+    gradient_check.check_backward(f, m, gy, dtype=numpy.float64, atol=1e-6, rtol=1e-5)
+    gradient_check.check_double_backward(f, m, gy, gg, dtype=numpy.float64, atol=1e-6, rtol=1e-5)
+
+
+def test_minibatch_features_node_is_not_used_beyond_seven_kernel_dimensions():
+    """NumPy sums 8 or more elements pairwise, so the node would not match the composition there."""
+    x = numpy.ones((3, 4), numpy.float32)
+    assert not isinstance(MinibatchDiscrimination(4, 2, 8).minibatch_features(x).creator, MinibatchFeatures)
+    assert not isinstance(MinibatchDiscrimination(4, 2, 5, fused=False).minibatch_features(x).creator,
+                          MinibatchFeatures)
+
+
 @pytest.mark.parametrize('negate', [True, False])
 def test_softplus_mean_equals_chainer_bit_for_bit(negate):
     y = numpy.random.RandomState(2).standard_normal(37).astype(numpy.float32) * 8
@@ -208,13 +251,16 @@ def test_mog_training_with_the_cuts_equals_training_without(monkeypatch):
         assert gen.fused and dis.fused and getattr(upd.loss, 'fused', False) == (args.loss == 'gan')
         if not cuts:
             gen.fused = dis.fused = upd.loss.fused = False
+            if dis.md is not None:
+                dis.md.fused = False
         with chainer.using_config('train', True), training_config():
             for _ in range(60):
                 upd.update()
         monkeypatch.undo()
         return params(gen), params(dis), adam_state(upd.get_optimizer('dis'))
-    for argv in (['--unroll', '0'], ['--unroll', '3', '--iterations-per-epoch', '20'], ['--loss', 'lsgan',
-                                                                                        '--unroll', '0']):
+    for argv in (['--unroll', '0'], ['--unroll', '3', '--iterations-per-epoch', '20'],
+                 ['--loss', 'lsgan', '--unroll', '0'],
+                 ['--unroll', '0', '--minibatch-discrimination', '--md-kernels', '16', '--md-dim', '4']):
         a, b = run(True, argv), run(False, argv)
         assert_same_params(a[0], b[0])
         assert_same_params(a[1], b[1])
