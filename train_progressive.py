@@ -41,7 +41,7 @@ from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
 from models.stylegan import StyleGenerator
 
-KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'style_mixing', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
+KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'style_mixing', 'blur', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
                 'loss', 'gradient_penalty', 'drift')
 
 
@@ -70,6 +70,9 @@ def parse_args(argv=None):
     a('--generator', choices=('pggan', 'stylegan'), default='pggan', help='the growing G (default pggan)')
     a('--mapping-layers', type=cli.positive_int, default=8, help='StyleGAN mapping network depth (default 8)')
     a('--style-mixing', type=unit_interval, default=0.9, help='StyleGAN style-mixing probability (default 0.9)')
+    a('--blur', action='store_true',
+      help="StyleGAN's resampling (App. C): a [1, 2, 1] binomial low-pass after every upsampling conv in G and "
+           "before every downsampling conv in D, with either generator (default off: PGGAN's nearest / box)")
     a('--z-dim', type=cli.positive_int, default=128, help='latent size (default 128; the paper 512)')
     a('--ch', type=cli.positive_int, default=64, help='feature maps up to 32 x 32, halved above (default 64)')
     a('--group-size', type=cli.positive_int, default=4, help='minibatch stddev group size (default 4)')
@@ -132,10 +135,10 @@ def build(args, images, device):
     rng = numpy.random.RandomState(args.seed)
     if args.generator == 'stylegan':
         gen = StyleGenerator(args.z_dim, args.size, images.shape[1], args.ch, args.mapping_layers,
-                             mixing=args.style_mixing, seed=args.seed + 6, rng=rng)
+                             mixing=args.style_mixing, seed=args.seed + 6, rng=rng, blur=args.blur)
     else:
-        gen = ProgressiveGenerator(args.z_dim, args.size, images.shape[1], args.ch, rng=rng)
-    dis = ProgressiveDiscriminator(args.size, images.shape[1], args.ch, args.group_size, rng=rng)
+        gen = ProgressiveGenerator(args.z_dim, args.size, images.shape[1], args.ch, rng=rng, blur=args.blur)
+    dis = ProgressiveDiscriminator(args.size, images.shape[1], args.ch, args.group_size, rng=rng, blur=args.blur)
     opts = []
     for link in (gen, dis):
         link.to_device(device)

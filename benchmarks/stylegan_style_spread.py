@@ -65,7 +65,8 @@ def main(argv=None):
     print('|---|---|---|---|---|---|')
     for path in snapshots:
         iteration = int(re.search(r'gen_iter_(\d+)', path).group(1))
-        gen = StyleGenerator(config['z_dim'], config['size'], channels, config['ch'], config['mapping_layers'])
+        gen = StyleGenerator(config['z_dim'], config['size'], channels, config['ch'], config['mapping_layers'],
+                             blur=config.get('blur', False))
         chainer.serializers.load_npz(path, gen)
         stage, alpha, _ = schedule(iteration * config['batch_size'], config['phase_images'], gen.top)
         gen.set_stage(stage, alpha)

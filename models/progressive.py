@@ -112,6 +112,20 @@ def downsample(h):
     return F.average_pooling_2d(h, 2, 2)
 
 
+BINOMIAL_3 = numpy.array([1.0, 2.0, 1.0]) / 4.0
+
+
+def blur(h):
+    """StyleGAN's low-pass filter (Karras et al. 2019, App. C, after Zhang 2019): every feature map convolved with
+    the separable 2nd-order binomial kernel [1, 2, 1]ᵀ[1, 2, 1] / 16, zero padded to the same size (their code's
+    'SAME' depthwise convolution).  Applied after each upsampling in G and before each downsampling in D, it turns
+    nearest / box resampling into bilinear."""
+    n, c, hh, ww = h.shape
+    xp = chainer.backend.get_array_module(h)
+    kernel = xp.asarray(numpy.outer(BINOMIAL_3, BINOMIAL_3)[None, None], dtype=h.dtype)
+    return F.reshape(_convolution(F.reshape(h, (n * c, 1, hh, ww)), kernel, None, 1), (n, c, hh, ww))
+
+
 def resize_to(x, resolution):
     """Average-pool square images ``x`` down to ``resolution`` (a power-of-two fraction of their size)."""
     while x.shape[-1] > resolution:
@@ -147,31 +161,34 @@ class _Growing(chainer.Chain):
 
 
 class GBlock(chainer.Chain):
-    """Upsample → [3×3 conv → LReLU → pixel norm] × 2."""
+    """Upsample → [3×3 conv (→ ``blur`` after the first) → LReLU → pixel norm] × 2."""
 
-    def __init__(self, in_ch, out_ch, rng=None):
+    def __init__(self, in_ch, out_ch, rng=None, blur=False):
         super().__init__()
+        self.blur = blur
         with self.init_scope():
             self.c1 = EqualizedConv2D(in_ch, out_ch, 3, rng=rng)
             self.c2 = EqualizedConv2D(out_ch, out_ch, 3, rng=rng)
 
     def forward(self, h):
-        h = pixel_norm(leaky_relu(self.c1(upsample(h))))
+        h = self.c1(upsample(h))
+        h = pixel_norm(leaky_relu(blur(h) if self.blur else h))
         return pixel_norm(leaky_relu(self.c2(h)))
 
 
 class ProgressiveGenerator(_Growing):
     """PGGAN's G (App. A.1, Table 2): z (pixel-normalised) → dense to 4 × 4 → 3×3 conv; one ``GBlock`` per
-    doubling; a 1×1 toRGB (gain 1, linear) per resolution."""
+    doubling (``blur``: low-pass after each upsampling, StyleGAN's resampling); a 1×1 toRGB (gain 1, linear) per
+    resolution."""
 
-    def __init__(self, z_dim=128, size=32, channels=1, ch=64, rng=None):
+    def __init__(self, z_dim=128, size=32, channels=1, ch=64, rng=None, blur=False):
         super().__init__(size)
         self.z_dim, self.channels, self.ch0 = z_dim, channels, stage_channels(ch, 0)
         self.z_distribution = 'normal'
         with self.init_scope():
             self.dense = EqualizedLinear(z_dim, self.ch0 * 16, gain=HE_GAIN / 4, rng=rng)  # the paper's code
             self.conv = EqualizedConv2D(self.ch0, self.ch0, 3, rng=rng)
-            self.blocks = chainer.ChainList(*[GBlock(stage_channels(ch, s - 1), stage_channels(ch, s), rng=rng)
+            self.blocks = chainer.ChainList(*[GBlock(stage_channels(ch, s - 1), stage_channels(ch, s), rng=rng, blur=blur)
                                               for s in range(1, self.top + 1)])
             self.to_rgb = chainer.ChainList(*[EqualizedConv2D(stage_channels(ch, s), channels, 1, gain=1.0, rng=rng)
                                               for s in range(self.top + 1)])
@@ -201,30 +218,33 @@ class ProgressiveGenerator(_Growing):
 
 
 class DBlock(chainer.Chain):
-    """[3×3 conv → LReLU] × 2 → 2×2 average pool."""
+    """[3×3 conv → LReLU] × 2 → 2×2 average pool; ``blur``: the low-pass before the second conv, as StyleGAN's D
+    (blur → conv → downscale)."""
 
-    def __init__(self, in_ch, out_ch, rng=None):
+    def __init__(self, in_ch, out_ch, rng=None, blur=False):
         super().__init__()
+        self.blur = blur
         with self.init_scope():
             self.c1 = EqualizedConv2D(in_ch, in_ch, 3, rng=rng)
             self.c2 = EqualizedConv2D(in_ch, out_ch, 3, rng=rng)
 
     def forward(self, h):
-        return downsample(leaky_relu(self.c2(leaky_relu(self.c1(h)))))
+        h = leaky_relu(self.c1(h))
+        return downsample(leaky_relu(self.c2(blur(h) if self.blur else h)))
 
 
 class ProgressiveDiscriminator(_Growing):
     """PGGAN's D (App. A.1): a 1×1 fromRGB per resolution, one ``DBlock`` per halving, then minibatch stddev →
-    3×3 conv → dense 4·4·ch → ch → dense ch → 1 (linear: a WGAN-GP critic)."""
+    3×3 conv → dense 4·4·ch → ch → dense ch → 1 (linear: a WGAN-GP critic).  ``blur``: see ``DBlock``."""
 
-    def __init__(self, size=32, channels=1, ch=64, group_size=4, rng=None):
+    def __init__(self, size=32, channels=1, ch=64, group_size=4, rng=None, blur=False):
         super().__init__(size)
         self.group_size = group_size
         ch0 = stage_channels(ch, 0)
         with self.init_scope():
             self.from_rgb = chainer.ChainList(*[EqualizedConv2D(channels, stage_channels(ch, s), 1, rng=rng)
                                                 for s in range(self.top + 1)])
-            self.blocks = chainer.ChainList(*[DBlock(stage_channels(ch, s), stage_channels(ch, s - 1), rng=rng)
+            self.blocks = chainer.ChainList(*[DBlock(stage_channels(ch, s), stage_channels(ch, s - 1), rng=rng, blur=blur)
                                               for s in range(1, self.top + 1)])
             self.conv = EqualizedConv2D(ch0 + 1, ch0, 3, rng=rng)
             self.dense = EqualizedLinear(ch0 * 16, ch0, rng=rng)

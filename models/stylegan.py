@@ -9,6 +9,8 @@ progressively with PGGAN's discriminator and schedule (the paper's own setup for
   learned affine map (scales initialised to 1);
 * style mixing regularisation (§3.1): in training, with probability ``mixing``, the styles of a random layer
   onwards come from a second latent;
+* ``blur`` (App. C, the baseline's "bilinear up/downsampling"): the [1, 2, 1] binomial low-pass after each
+  upsampling conv (off by default: nearest upsampling, as PGGAN);
 * truncation in W (§3.2): w' = w̄ + ψ (w − w̄), w̄ the running mean of w during training (decay 0.995).
 
 Layers: two per resolution (the constant's and one 3×3 conv at 4 × 4, two 3×3 convs at every other
@@ -22,7 +24,7 @@ import numpy
 
 from ganlib.rng import RandomStream
 from models.mlp import sample_z
-from models.progressive import (EqualizedConv2D, EqualizedLinear, _Growing, leaky_relu, pixel_norm,
+from models.progressive import (EqualizedConv2D, EqualizedLinear, _Growing, blur, leaky_relu, pixel_norm,
                                 stage_channels, upsample)
 
 
@@ -51,11 +53,11 @@ class NoiseInjection(chainer.Link):
 
 
 class StyleLayer(chainer.Chain):
-    """(conv →) noise → bias → LReLU → AdaIN with the style A(w)."""
+    """(conv (→ blur) →) noise → bias → LReLU → AdaIN with the style A(w)."""
 
-    def __init__(self, in_ch, out_ch, w_dim, conv=True, rng=None):
+    def __init__(self, in_ch, out_ch, w_dim, conv=True, rng=None, blur=False):
         super().__init__()
-        self.out_ch = out_ch
+        self.out_ch, self.blur = out_ch, blur
         with self.init_scope():
             self.conv = EqualizedConv2D(in_ch, out_ch, 3, rng=rng) if conv else None
             self.noise = NoiseInjection(out_ch)
@@ -66,6 +68,8 @@ class StyleLayer(chainer.Chain):
     def forward(self, h, w, noise):
         if self.conv is not None:
             h = self.conv(h)
+        if self.blur:
+            h = blur(h)
         h = self.noise(h, noise)
         h = leaky_relu(h + F.broadcast_to(F.reshape(self.bias, (1, -1, 1, 1)), h.shape))
         style = self.affine(w)
@@ -76,7 +80,7 @@ class StyleGenerator(_Growing):
     """Mapping network + synthesis network, growing like ``ProgressiveGenerator`` (same stages, α and toRGB)."""
 
     def __init__(self, z_dim=128, size=32, channels=1, ch=64, n_mapping=8, w_dim=None, mixing=0.9,
-                 w_avg_decay=0.995, seed=0, rng=None):
+                 w_avg_decay=0.995, seed=0, rng=None, blur=False):
         super().__init__(size)
         if n_mapping < 1:
             raise ValueError('the mapping network needs at least one layer, got {}'.format(n_mapping))
@@ -95,7 +99,7 @@ class StyleGenerator(_Growing):
             self.const = chainer.Parameter(chainer.initializers.One(), (1, ch0, 4, 4))
             layers = [StyleLayer(ch0, ch0, self.w_dim, conv=False, rng=rng), StyleLayer(ch0, ch0, self.w_dim, rng=rng)]
             for s in range(1, self.top + 1):
-                layers += [StyleLayer(stage_channels(ch, s - 1), stage_channels(ch, s), self.w_dim, rng=rng),
+                layers += [StyleLayer(stage_channels(ch, s - 1), stage_channels(ch, s), self.w_dim, rng=rng, blur=blur),
                            StyleLayer(stage_channels(ch, s), stage_channels(ch, s), self.w_dim, rng=rng)]
             self.layers = chainer.ChainList(*layers)
             self.to_rgb = chainer.ChainList(*[EqualizedConv2D(stage_channels(ch, s), channels, 1, gain=1.0, rng=rng)

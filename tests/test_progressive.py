@@ -16,7 +16,7 @@ import train_progressive
 from ganlib.losses import WassersteinLoss
 from ganlib.progressive import n_phases, schedule
 from models.progressive import (EqualizedConv2D, EqualizedLinear, ProgressiveDiscriminator, ProgressiveGenerator,
-                                downsample, minibatch_stddev, pixel_norm, upsample)
+                                blur, downsample, minibatch_stddev, pixel_norm, upsample)
 from tests.conftest import ROOT
 from tests.test_mnist_ssl import make_tiny_mnist
 
@@ -81,6 +81,65 @@ def test_up_and_down_sampling():
     up = upsample(x).array
     numpy.testing.assert_array_equal(up[0, 0], [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
     numpy.testing.assert_array_equal(downsample(up).array, x)
+
+
+def test_blur_is_the_zero_padded_binomial_filter_against_numpy_and_its_gradient():
+    rng = numpy.random.RandomState(3)
+    x = rng.randn(2, 3, 5, 6)
+    k = numpy.array([1.0, 2.0, 1.0]) / 4
+    padded = numpy.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    expected = sum(k[i] * k[j] * padded[:, :, i:i + 5, j:j + 6] for i in range(3) for j in range(3))
+    numpy.testing.assert_allclose(blur(x).array, expected, rtol=1e-12)
+    gradient_check.check_backward(blur, x, rng.randn(*x.shape), dtype=numpy.float64, atol=1e-6, rtol=1e-6)
+    ones = blur(numpy.ones((1, 1, 4, 4), numpy.float32)).array[0, 0]
+    assert ones[1:3, 1:3].tolist() == [[1, 1], [1, 1]] and ones[0, 0] == 9 / 16 and ones[0, 1] == 12 / 16
+
+
+def _record_blurs(monkeypatch, module):
+    calls = []
+
+    def recording(h):
+        calls.append(h.shape[-1])
+        return blur(h)
+    monkeypatch.setattr(module, 'blur', recording)
+    return calls
+
+
+def test_blur_sits_after_each_upsampling_conv_in_g_and_before_each_downsampling_conv_in_d(monkeypatch):
+    import models.progressive as progressive
+    import models.stylegan as stylegan
+    calls = _record_blurs(monkeypatch, progressive)
+    z = numpy.random.RandomState(0).randn(4, 4).astype(numpy.float32)
+    gen = ProgressiveGenerator(4, 16, 1, 8, rng=numpy.random.RandomState(5), blur=True)
+    dis = ProgressiveDiscriminator(16, 1, 8, rng=numpy.random.RandomState(6), blur=True)
+    for net in (gen, dis):
+        net.set_stage(2, 0.5)  # the fade-in's skip paths are plain nearest / box resampling, not blurred
+    images = gen(z)
+    assert calls == [8, 16]
+    dis(images)
+    assert calls == [8, 16, 16, 8]
+    plain = ProgressiveGenerator(4, 16, 1, 8, rng=numpy.random.RandomState(5))
+    plain.set_stage(2, 0.5)
+    assert not numpy.allclose(plain(z).array, images.array)
+    assert calls == [8, 16, 16, 8]  # blur=False never calls it
+    style_calls = _record_blurs(monkeypatch, stylegan)
+    w = numpy.random.RandomState(1).randn(4, 6).astype(numpy.float32)
+    with chainer.using_config('train', False):
+        StyleGenerator(6, 16, 1, 8, 2, rng=numpy.random.RandomState(8), blur=True)(w)
+        assert style_calls == [8, 16]  # the first conv of the 8 px and 16 px blocks; not the 4 px layers
+        StyleGenerator(6, 16, 1, 8, 2, rng=numpy.random.RandomState(8))(w)
+    assert style_calls == [8, 16]
+
+
+def test_blurred_blocks_filter_between_the_right_layers():
+    from models.progressive import DBlock, GBlock, leaky_relu
+    x = numpy.random.RandomState(2).randn(2, 3, 8, 8).astype(numpy.float32)
+    d = DBlock(3, 4, rng=numpy.random.RandomState(0), blur=True)
+    expected = downsample(leaky_relu(d.c2(blur(leaky_relu(d.c1(x))))))  # StyleGAN's D: conv, blur, conv, pool
+    numpy.testing.assert_array_equal(d(x).array, expected.array)
+    g = GBlock(3, 4, rng=numpy.random.RandomState(0), blur=True)
+    expected = pixel_norm(leaky_relu(g.c2(pixel_norm(leaky_relu(blur(g.c1(upsample(x))))))))
+    numpy.testing.assert_array_equal(g(x).array, expected.array)
 
 
 def _nets(size=16, ch=8):
@@ -289,8 +348,9 @@ def test_style_generator_fades_in_like_pggan():
 def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'mnist'))
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
-    style = ['--generator', 'stylegan', '--mapping-layers', '2']
+    style = ['--generator', 'stylegan', '--mapping-layers', '2', '--blur']
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', a])
+    assert json.load(open(os.path.join(a, 'args.json')))['blur'] is True
     for name in ('style_mixing.png', 'noise_variation.png', 'samples/phase_4_16px.png'):
         assert os.path.isfile(os.path.join(a, name)), name
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', b, '--resume',
