@@ -10,7 +10,8 @@ digits, argmax_y D(x, y) (``eval/d_label_accuracy``); the sample grid has one ro
 --preset biggan-parts (the default) turns on BigGAN's choices (Brock et al. 2019, §3 and App. C): hinge loss,
 spectral norm in D (and, unlike BigGAN, not in G — say --g-spectral-norm to add it), Adam β1 0, β2 0.999, TTUR
 with D 4e-4 and G 1e-4 (SAGAN's rates), 2 D steps per G step, orthogonal init, orthogonal regularisation 1e-4 on
-G; --preset none leaves every toolbox flag at its plain default.
+G; --preset none leaves every toolbox flag at its plain default.  --shared-embedding E and --hierarchical-z add
+BigGAN's shared class embedding and hierarchical latent to G (off by default: per-class BN tables).
 
 Writes, under --out: args.json, log, loss.png, class_match.png, samples/epoch_XXXX.png (row c = class c),
 class_grid.png (the final grid), metrics.json, snapshot_iter_N (--resume).
@@ -40,7 +41,7 @@ PRESETS = {
     'none': {},
 }
 KEY_SETTINGS = ('preset', 'loss', 'spectral_norm', 'lr_d', 'lr_g', 'beta1', 'beta2', 'n_critic', 'init', 'ortho_reg',
-                'truncation', 'z_dim', 'g_ch', 'd_ch', 'batch_size', 'epochs')
+                'truncation', 'shared_embedding', 'hierarchical_z', 'z_dim', 'g_ch', 'd_ch', 'batch_size', 'epochs')
 
 
 def parse_args(argv=None):
@@ -51,6 +52,12 @@ def parse_args(argv=None):
     a('--preset', choices=tuple(PRESETS), default='biggan-parts',
       help="biggan-parts (default): BigGAN's loss, norms, optimiser and regularisers; none: plain flags")
     a('--z-dim', type=cli.positive_int, default=128, help='latent size (default 128)')
+    a('--shared-embedding', type=cli.nonnegative_int, default=0, metavar='E',
+      help="BigGAN's shared class embedding of size E, mapped linearly to every CBN layer's gain and bias "
+           "(BigGAN: 128; default 0: a gain and bias table per class in each layer)")
+    a('--hierarchical-z', action='store_true',
+      help="BigGAN's hierarchical latent: z split into 5 chunks, the first into G's input layer, one appended to "
+           "the shared embedding per CBN layer (needs --shared-embedding)")
     a('--g-ch', type=cli.positive_int, default=32, help="G's feature maps (default 32)")
     a('--d-ch', type=cli.positive_int, default=32, help="D's first feature maps, doubled per stage (default 32)")
     a('--init', default='normal:0.02', help='weight init (the preset: orthogonal)')
@@ -78,6 +85,10 @@ def parse_args(argv=None):
     presets.apply(args, PRESETS[args.preset], presets.explicit_dests(p, argv))
     if args.gradient_penalty is not None:
         p.error('--gradient-penalty is not supported by the conditional updater (use --spectral-norm)')
+    if args.hierarchical_z and not args.shared_embedding:
+        p.error('--hierarchical-z appends latent chunks to the shared embedding: set --shared-embedding')
+    if args.hierarchical_z and args.z_dim < 5:
+        p.error('--hierarchical-z splits z into 5 chunks: --z-dim must be at least 5, got {}'.format(args.z_dim))
     args.z_dist = 'normal'
     problem = options.validate(args)
     if problem:
@@ -107,7 +118,8 @@ def test_digits(args):
 def build(args, data, device):
     rng = numpy.random.RandomState(args.seed)
     try:
-        gen = ConditionalGenerator(args.z_dim, 10, 1, args.g_ch, 32, args.init, rng=rng)
+        gen = ConditionalGenerator(args.z_dim, 10, 1, args.g_ch, 32, args.init, rng=rng,
+                                   shared_embedding=args.shared_embedding, hierarchical_z=args.hierarchical_z)
         dis = ProjectionDiscriminator(10, 1, args.d_ch, args.init, rng=rng)
     except ValueError as e:
         raise cli.CleanExit(str(e))

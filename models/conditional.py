@@ -6,6 +6,12 @@
 * projection discriminator (Miyato & Koyama 2018, Eq. 3): f(x, y) = ψ(φ(x)) + yᵀ V φ(x), with φ(x) D's features
   after a global sum pool, ψ a linear output and V a learned (C × classes) matrix (as a bias-free Linear on the
   one-hot label, so that spectral normalisation covers it as in their code);
+* BigGAN's shared embedding and hierarchical latent (Brock et al. 2019, §3 and App. B), both optional: with
+  ``shared_embedding`` = E, one class embedding e_y ∈ R^E is shared by every CBN layer, each of which maps its
+  conditioning vector c linearly to its gain and bias, γ = 1 + W_γ c + b_γ, β = W_β c + b_β
+  (``LinearConditionalBatchNormalization``, BigGAN-PyTorch's ``ccbn``), c = e_y; with ``hierarchical_z`` too,
+  z is split into 1 + 4 chunks (as equal as ``numpy.array_split`` makes them; BigGAN's are equal), the first
+  feeding G's input layer and chunk k appended to e_y for CBN layer k (c = [e_y, z_k]);
 * G: z → Linear → 4 × 4 → 3 × [upsample → 3×3 conv → CBN → ReLU] → 3×3 conv → tanh;
   D: 4 × [3×3 conv → LReLU(0.1) → 4×4 stride-2 conv → LReLU] down to 2 × 2 → sum pool → ψ + projection
   (the SN-GAN "standard CNN" layout, one fewer stage for 32 × 32 inputs).
@@ -17,6 +23,7 @@ import ganlib.compat  # noqa: F401
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy
 
 from models.fast_convolution import Convolution2D
 from models.initializers import make_initializer
@@ -42,30 +49,82 @@ class ConditionalBatchNormalization(chainer.Chain):
             F.broadcast_to(F.reshape(self.beta(y), shape), h.shape)
 
 
+class LinearConditionalBatchNormalization(chainer.Chain):
+    """(1 + W_γ c + b_γ) ⊙ BN(x) + W_β c + b_β for x (N, C[, H, W]) and conditioning vectors c (N, D): BigGAN's
+    conditional BN over a shared embedding (Brock et al. 2019, App. B; BigGAN-PyTorch's ``ccbn``)."""
+
+    def __init__(self, channels, cond_dim, initialW=None, decay=0.9, eps=2e-5):
+        super().__init__()
+        self.channels = channels
+        with self.init_scope():
+            self.bn = L.BatchNormalization(channels, decay=decay, eps=eps, use_gamma=False, use_beta=False)
+            self.gain = L.Linear(cond_dim, channels, initialW=initialW)
+            self.bias = L.Linear(cond_dim, channels, initialW=initialW)
+
+    def forward(self, x, c):
+        h = self.bn(x)
+        shape = (len(x), self.channels) + (1,) * (x.ndim - 2)
+        return h * F.broadcast_to(F.reshape(1.0 + self.gain(c), shape), h.shape) + \
+            F.broadcast_to(F.reshape(self.bias(c), shape), h.shape)
+
+
+N_CBN = 4  # conditional BN layers of ConditionalGenerator: after the input layer and after each of 3 convs
+
+
+def latent_chunks(z_dim, hierarchical):
+    """Sizes of the parts z is split into: [z_dim], or 1 + N_CBN chunks as equal as possible."""
+    if not hierarchical:
+        return [z_dim]
+    if z_dim < 1 + N_CBN:
+        raise ValueError('a hierarchical latent needs --z-dim >= {}, got {}'.format(1 + N_CBN, z_dim))
+    return [len(part) for part in numpy.array_split(numpy.arange(z_dim), 1 + N_CBN)]
+
+
 class ConditionalGenerator(chainer.Chain):
     def __init__(self, z_dim=128, n_classes=10, channels=1, ch=128, size=32, init='orthogonal', rng=None,
-                 z_distribution='normal'):
+                 z_distribution='normal', shared_embedding=0, hierarchical_z=False):
         super().__init__()
         if size != 32:
             raise ValueError('the conditional models are built for 32 x 32 images, got {}'.format(size))
+        if hierarchical_z and not shared_embedding:
+            raise ValueError('a hierarchical latent is appended to the shared embedding: set --shared-embedding')
         self.z_dim, self.n_classes, self.size, self.ch = z_dim, n_classes, size, ch
         self.z_distribution = z_distribution
+        self.chunks = latent_chunks(z_dim, hierarchical_z)
         w = lambda: make_initializer(init, rng)  # noqa: E731
+        if shared_embedding:
+            cond = [shared_embedding + (self.chunks[k + 1] if hierarchical_z else 0) for k in range(N_CBN)]
+            cbn = lambda k, c: LinearConditionalBatchNormalization(c, cond[k], initialW=w())  # noqa: E731
+        else:
+            cbn = lambda k, c: ConditionalBatchNormalization(c, n_classes)  # noqa: E731
         with self.init_scope():
-            self.l0 = L.Linear(z_dim, 16 * ch, initialW=w())
-            self.bn0 = ConditionalBatchNormalization(16 * ch, n_classes)
+            self.embed = L.EmbedID(n_classes, shared_embedding, initialW=w()) if shared_embedding else None
+            self.l0 = L.Linear(self.chunks[0], 16 * ch, initialW=w())
+            self.bn0 = cbn(0, 16 * ch)
             self.convs = chainer.ChainList(*[Convolution2D(ch, ch, 3, 1, 1, initialW=w()) for _ in range(3)])
-            self.bns = chainer.ChainList(*[ConditionalBatchNormalization(ch, n_classes) for _ in range(3)])
+            self.bns = chainer.ChainList(*[cbn(k + 1, ch) for k in range(3)])
             self.out = Convolution2D(ch, channels, 3, 1, 1, initialW=w())
+
+    def conditions(self, z, y):
+        """(G's input, the conditioning of each CBN layer): (z, [y] * 4) with per-class tables, (z, [e_y] * 4)
+        with a shared embedding, (z_0, [[e_y, z_k] for k = 1 … 4]) with a hierarchical latent too."""
+        if self.embed is None:
+            return z, [y] * N_CBN
+        e = self.embed(y)
+        if len(self.chunks) == 1:
+            return z, [e] * N_CBN
+        parts = F.split_axis(z, list(numpy.cumsum(self.chunks[:-1])), axis=1)
+        return parts[0], [F.concat((e, part), axis=1) for part in parts[1:]]
 
     def make_hidden(self, n, rng, truncation=None):
         return sample_z(n, self.z_dim, self.z_distribution, rng, self.xp, self.l0.W.dtype, truncation=truncation)
 
     def forward(self, z, y):
-        h = F.relu(self.bn0(self.l0(z), y))
+        z0, conds = self.conditions(z, y)
+        h = F.relu(self.bn0(self.l0(z0), conds[0]))
         h = F.reshape(h, (len(z), self.ch, 4, 4))
-        for conv, bn in zip(self.convs, self.bns):
-            h = F.relu(bn(conv(upsample(h)), y))
+        for conv, bn, c in zip(self.convs, self.bns, conds[1:]):
+            h = F.relu(bn(conv(upsample(h)), c))
         return F.tanh(self.out(h))
 
 

@@ -16,7 +16,8 @@ from ganlib.losses import HingeLoss
 from ganlib.regularizers import OrthogonalRegularization
 from ganlib.scoring import class_match
 from ganlib.updaters import ConditionalGANUpdater
-from models.conditional import ConditionalBatchNormalization, ConditionalGenerator, ProjectionDiscriminator
+from models.conditional import (ConditionalBatchNormalization, ConditionalGenerator, LinearConditionalBatchNormalization,
+                                ProjectionDiscriminator)
 from tests.conftest import ROOT
 from tests.test_mnist_ssl import make_tiny_mnist
 
@@ -34,6 +35,42 @@ def test_conditional_batch_norm_uses_each_examples_class_row():
     numpy.testing.assert_allclose(cbn(x, y).array, expect, rtol=1e-4, atol=1e-5)
     fresh = ConditionalBatchNormalization(3, 4)  # γ = 1, β = 0: plain BN at the start
     numpy.testing.assert_allclose(fresh(x, y).array, normed, rtol=1e-4, atol=1e-5)
+
+
+def test_linear_conditional_batch_norm_maps_the_condition_to_one_plus_gain_and_bias():
+    rng = numpy.random.RandomState(2)
+    cbn = LinearConditionalBatchNormalization(3, 5, initialW=chainer.initializers.Normal(0.5, rng=rng))
+    cbn.gain.b.array[:] = rng.randn(3)
+    cbn.bias.b.array[:] = rng.randn(3)
+    x = rng.randn(6, 3, 2, 2).astype(numpy.float32)
+    c = rng.randn(6, 5).astype(numpy.float32)
+    normed = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / numpy.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + 2e-5)
+    gain = 1 + c @ cbn.gain.W.array.T + cbn.gain.b.array
+    bias = c @ cbn.bias.W.array.T + cbn.bias.b.array
+    numpy.testing.assert_allclose(cbn(x, c).array, gain[:, :, None, None] * normed + bias[:, :, None, None],
+                                  rtol=1e-4, atol=1e-5)
+
+
+def test_shared_embedding_and_hierarchical_latent_condition_every_cbn_layer():
+    z = numpy.random.RandomState(3).randn(4, 13).astype(numpy.float32)
+    y = numpy.array([2, 0, 9, 2], numpy.int32)
+    shared = ConditionalGenerator(13, 10, 1, 4, init='normal:0.2', rng=numpy.random.RandomState(0), shared_embedding=6)
+    z0, conds = shared.conditions(z, y)
+    assert z0 is z and len(conds) == 4
+    for c in conds:  # one embedding e_y for every layer
+        numpy.testing.assert_array_equal(c.array, shared.embed.W.array[y])
+    assert shared.bn0.gain.W.shape == (16 * 4, 6) and shared.bns[2].bias.W.shape == (4, 6)
+    hier = ConditionalGenerator(13, 10, 1, 4, init='normal:0.2', rng=numpy.random.RandomState(0), shared_embedding=6,
+                                hierarchical_z=True)
+    assert hier.chunks == [3, 3, 3, 2, 2] and hier.l0.W.shape == (64, 3)
+    z0, conds = hier.conditions(z, y)
+    numpy.testing.assert_array_equal(z0.array, z[:, :3])
+    for c, (lo, hi) in zip(conds, [(3, 6), (6, 9), (9, 11), (11, 13)]):  # [e_y, z_k]
+        numpy.testing.assert_array_equal(c.array, numpy.concatenate([hier.embed.W.array[y], z[:, lo:hi]], axis=1))
+    assert [bn.gain.W.shape[1] for bn in [hier.bn0] + list(hier.bns)] == [9, 9, 8, 8]
+    assert hier(z, y).shape == (4, 1, 32, 32)
+    with pytest.raises(ValueError, match='shared embedding'):
+        ConditionalGenerator(13, 10, 1, 4, hierarchical_z=True)
 
 
 def test_projection_term_is_y_transpose_v_phi():
@@ -162,6 +199,21 @@ def test_train_conditional_writes_class_grid_scores_and_resumes_exactly(tmp_path
         numpy.testing.assert_array_equal(full[k], plain[k], err_msg=k)
 
 
+def test_train_conditional_with_biggans_embedding_and_latent_resumes_exactly(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    flags = TINY + ['--classifier-cache', str(tmp_path / 'clf'), '--data-dir', data, '--shared-embedding', '8',
+                    '--hierarchical-z', '--z-dim', '10', '--label-check', '0']
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    result = train_conditional.main(flags + ['--out', a])
+    assert (result['config']['shared_embedding'], result['config']['hierarchical_z']) == (8, True)
+    train_conditional.main(flags + ['--out', b, '--resume', os.path.join(a, 'snapshot_iter_2')])
+    full, resumed = numpy.load(os.path.join(a, 'snapshot_iter_4')), numpy.load(os.path.join(b, 'snapshot_iter_4'))
+    keys = [k for k in full.files if k.startswith('updater/')]
+    assert any('gen/embed/W' in k for k in keys) and any('bn0/gain/W' in k for k in keys)
+    for k in keys:
+        numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+
+
 class _DigitMeanCritic(chainer.Link):
     """f(x, y) = -|mean(x) - y|: largest at the label equal to the image's mean value."""
 
@@ -184,6 +236,8 @@ def test_label_accuracy_is_the_accuracy_of_argmax_y_of_d():
 @pytest.mark.parametrize('argv, message', [
     (['--gradient-penalty', '10', '--loss', 'wgan'], 'not supported by the conditional updater'),
     (['--loss', 'lsgan', '--label-smoothing', '0.9'], 'label smoothing'),
+    (['--hierarchical-z'], 'set --shared-embedding'),
+    (['--hierarchical-z', '--shared-embedding', '8', '--z-dim', '4'], 'at least 5'),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_conditional.py'), '--data-dir', str(tmp_path)] +
