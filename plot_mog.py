@@ -11,7 +11,7 @@ import ganlib.compat  # noqa: F401
 
 from ganlib import cli
 from ganlib.mog import make_mixture
-from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows
+from ganlib.plots import load_sample_history, mog_run_label, pick_epochs, plot_kde_rows
 
 
 def main(argv=None):
@@ -34,8 +34,7 @@ def main(argv=None):
         if mixture is None:
             mixture = make_mixture(cfg.get('dataset', 'ring'), cfg.get('std'), cfg.get('radius'),
                                    cfg.get('original_std_bug', False))
-        label = args.labels[i] if args.labels else '{} K={} z={}'.format(
-            cfg.get('loss', '?'), cfg.get('unroll', '?'), cfg.get('z_dim', '?'))
+        label = mog_run_label(cfg, args.labels[i] if args.labels else None)
         chosen = pick_epochs([e for e, _ in history], args.max_panels)
         rows.append((label, [('epoch {}'.format(e), s) for e, s in history if e in chosen]))
     plot_kde_rows(rows, args.output, mixture.extent, mixture.means)

@@ -30,7 +30,7 @@ from ganlib import options
 from ganlib.began import BEGANUpdater
 from ganlib.losses import parse_abc
 from ganlib.mog import DATASETS, DEFAULT_STD, MixtureIterator, array_converter, make_mixture
-from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows
+from ganlib.plots import load_sample_history, mog_run_label, pick_epochs, plot_kde_rows
 from ganlib.updaters import UNROLL_MODES, GANUpdater
 from models import MLPAutoencoder, MLPDiscriminator, MLPGenerator
 
@@ -234,11 +234,7 @@ def main(argv=None):
     history = load_sample_history(args.out)
     chosen = pick_epochs([e for e, _ in history], max_panels=8)
     panels = [('epoch {}'.format(e), s) for e, s in history if e in chosen]
-    label = '{}{} K={}{} z={} σ={:g}{} lr={:g} D {}'.format(
-        '' if args.preset == 'auto' else args.preset + ': ', args.loss, args.unroll,
-        ' pack={}'.format(args.pack) if args.pack > 1 else '', args.z_dim, mixture.std,
-        ' (std bug)' if args.original_std_bug else '', args.lr, ','.join(map(str, args.d_hidden)))
-    plot_kde_rows([(label, panels)], os.path.join(args.out, 'kde.png'), mixture.extent, mixture.means)
+    plot_kde_rows([(mog_run_label(vars(args)), panels)], os.path.join(args.out, 'kde.png'), mixture.extent, mixture.means)
     result = dict(final, dataset=args.dataset, std=mixture.std, iterations=updater.iteration,
                   wall_time_s=round(wall, 2), resumed_from=args.resume,
                   ms_per_iteration=round(1000 * wall / max(1, updater.iteration - start_iteration), 3),

@@ -73,19 +73,60 @@ def last_grid_picture(run_dir, report_path, name, caption):
     return '![{}]({}/{}.png)'.format(caption, stem, name)
 
 
+def resume_flags(out):
+    """``['--resume', <its last snapshot>]`` for a run folder that was interrupted (snapshots, no metrics.json), else
+    ``[]``: an interrupted run continues from its last snapshot."""
+    from ganlib.run import latest_snapshot
+    snapshot = latest_snapshot(out) if os.path.isdir(out) else None
+    return ['--resume', snapshot] if snapshot and not os.path.isfile(os.path.join(out, 'metrics.json')) else []
+
+
+MODE_CURVES = (('eval/modes', 'modes captured', 1), ('eval/hq', 'high quality %', 100),
+               ('eval/rev_kl_hq', 'reverse KL (HQ samples)', 1))
+
+
+def mode_curves(series, path, panels=MODE_CURVES, title=''):
+    """Mode metrics per epoch of train_mog.py runs → ``path``: one panel per (log key, title, scale) of ``panels``,
+    one line per (label, [Chainer log entries of each seed]) of ``series``, the mean over its seeds (cut to the
+    shortest).  Returns the path, or None when no series has a log."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    series = [(label, logs) for label, logs in series if logs]
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
+    colors = plt.get_cmap('tab20' if len(series) > 10 else 'tab10')
+    for i, (label, logs) in enumerate(series):
+        n = min(len(log) for log in logs)
+        epochs = [e['epoch'] for e in logs[0][:n]]
+        for ax, (key, _, scale) in zip(axes, panels):
+            ax.plot(epochs, numpy.mean([[scale * e[key] for e in log[:n]] for log in logs], axis=0),
+                    color=colors(i), label=label, lw=1.2)
+    for ax, (_, name, _) in zip(axes, panels):
+        ax.set_xlabel('epoch')
+        ax.set_title('{}, mean over seeds{}'.format(name, title), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=2 if len(series) > 6 else 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def kde_figure(runs, path, max_panels=6):
-    """One KDE row per (label, train_mog.py run folder) that saved samples, the mixture read from the first run's
-    args.json → ``path``; returns the path, or None when no run has samples."""
+    """One KDE row per (label, train_mog.py run folder) that saved samples, labelled with the run's settings, the
+    mixture read from the first run's args.json → ``path``; returns the path, or None when no run has samples."""
     from ganlib.mog import make_mixture
-    from ganlib.plots import load_sample_history, pick_epochs, plot_kde_rows
+    from ganlib.plots import load_sample_history, mog_run_label, pick_epochs, plot_kde_rows
     rows, mixture = [], None
     for label, run in runs:
         history = load_sample_history(run)
         if not history:
             continue
+        cfg = json.load(open(os.path.join(run, 'args.json')))
         if mixture is None:
-            cfg = json.load(open(os.path.join(run, 'args.json')))
             mixture = make_mixture(cfg['dataset'], cfg['std'], cfg['radius'], cfg.get('original_std_bug', False))
         chosen = pick_epochs([e for e, _ in history], max_panels)
-        rows.append((label, [('epoch {}'.format(e), s) for e, s in history if e in chosen]))
+        rows.append((mog_run_label(cfg, label), [('epoch {}'.format(e), s) for e, s in history if e in chosen]))
     return plot_kde_rows(rows, path, mixture.extent, mixture.means) if rows else None

@@ -1,13 +1,17 @@
 #!/usr/bin/env python
-"""The LSGAN post's MNIST experiment, variants × seeds: its generator without batch norm ("never trained"), the fix
-with batch norm, and the standard GAN and WGAN-GP on the same networks → a report with the classifier's FID, IS and
+"""The posts' image experiments on MNIST 32 × 32, variants × seeds → a report with the classifier's FID, IS and
 classes per epoch, an FID-curve figure and the last sample grid of each variant's first seed.
 
-Every run is ``train_anime.py --dataset mnist --preset lsgan-mnist-post`` plus the variant's flags; finished runs
-(their metrics.json exists) are reused.
+The LSGAN post's MNIST run: its generator without batch norm ("never trained"), the fix with batch norm, and the
+standard GAN, WGAN-GP and WGAN with clipping on the same networks.  The face grids of the Improved-GAN post (DCGAN,
++ feature matching, + minibatch discrimination, + both) and of the LSGAN post (LSGAN against WGAN), drawn on MNIST
+until face data exists.  Every run is ``train_anime.py --dataset mnist --size 32`` with the variant's preset and
+flags; finished runs (their metrics.json exists) are reused.
 
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2 --no-run   # tabulate only
+  python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --variants improved-dcgan improved-fm \
+      improved-md improved-fm-md --seeds 0 1 2 --report results/improved_gan_mnist.md
 """
 import json
 import math
@@ -24,22 +28,38 @@ import numpy  # noqa: E402
 from benchmarks.common import display_command, last_grid_picture, mean_std, run_jobs, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 
+LSGAN, IMPROVED = 'lsgan-mnist-post', 'improved-gan-post'
+# variant: (label, train_anime.py preset, flags added to it)
 VARIANTS = {
-    'lsgan-nobn': ('LSGAN, G without batch norm (the post)', ['--g-norm', 'none']),
-    'lsgan-bn': ('LSGAN, G with batch norm (the fix)', ['--g-norm', 'batch']),
-    'gan-bn': ('standard GAN, G with batch norm', ['--g-norm', 'batch', '--loss', 'gan']),
-    'wgan-gp-bn': ('WGAN-GP (λ 10, 5 critic steps), G with batch norm',
+    'lsgan-nobn': ('LSGAN, G without batch norm (the post)', LSGAN, ['--g-norm', 'none']),
+    'lsgan-bn': ('LSGAN, G with batch norm (the fix)', LSGAN, ['--g-norm', 'batch']),
+    'gan-bn': ('standard GAN, G with batch norm', LSGAN, ['--g-norm', 'batch', '--loss', 'gan']),
+    'wgan-gp-bn': ('WGAN-GP (λ 10, 5 critic steps), G with batch norm', LSGAN,
                    ['--g-norm', 'batch', '--loss', 'wgan', '--gradient-penalty', '10', '--n-critic', '5']),
+    # the LSGAN post's WGAN comparison: RMSprop 1e-4, clip 0.01 (critic steps not given: the WGAN paper's 5)
+    'wgan-clip-bn': ('WGAN (clip 0.01, RMSprop 1e-4, 5 critic steps), G with batch norm', LSGAN,
+                     ['--g-norm', 'batch', '--loss', 'wgan', '--weight-clip', '0.01', '--optimizer', 'rmsprop',
+                      '--lr', '1e-4', '--n-critic', '5']),
+    # the Improved-GAN post's four face grids
+    'improved-dcgan': ('Improved-GAN post: DCGAN', IMPROVED, []),
+    'improved-fm': ('Improved-GAN post: + feature matching', IMPROVED, ['--feature-matching']),
+    'improved-md': ('Improved-GAN post: + minibatch discrimination', IMPROVED, ['--minibatch-discrimination']),
+    'improved-fm-md': ('Improved-GAN post: + both', IMPROVED, ['--feature-matching', '--minibatch-discrimination']),
+}
+PRESET_TEXT = {
+    LSGAN: "the LSGAN post's face networks (D LeakyReLU, Normal(0.01) init, LSGAN a, b, c = 0, 1, 1)",
+    IMPROVED: "the Improved-GAN post's face networks (D with Gaussian input noise σ 0.3 and ELU, Normal(0.001) "
+              "init, standard GAN loss; minibatch discrimination B 50, C 5)",
 }
 
 
 def train_command(variant, seed, args, out):
     cmd = [sys.executable, os.path.join(ROOT, 'train_anime.py'), '--dataset', 'mnist', '--data-dir', args.data_dir,
-           '--preset', 'lsgan-mnist-post', '--g-ch', str(args.g_ch), '--d-ch', str(args.d_ch),
+           '--size', '32', '--preset', VARIANTS[variant][1], '--g-ch', str(args.g_ch), '--d-ch', str(args.d_ch),
            '--batch-size', str(args.batch_size), '--epochs', str(args.epochs),
            '--iterations-per-epoch', str(args.iterations_per_epoch), '--score-samples', str(args.score_samples),
            '--log-every', str(math.gcd(10, args.iterations_per_epoch)),  # a log entry at every epoch's end
-           '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + VARIANTS[variant][1]
+           '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + VARIANTS[variant][2]
     if args.classifier_cache:
         cmd += ['--classifier-cache', args.classifier_cache]
     return cmd
@@ -72,7 +92,7 @@ def fid_figure(runs, path):
     ax.set_xlabel('generator iterations')
     ax.set_ylabel('classifier FID (lower is better)')
     ax.set_yscale('log')
-    ax.set_title('LSGAN post, MNIST 32 × 32: FID after every epoch, one line per seed')
+    ax.set_title('MNIST 32 × 32: FID after every epoch, one line per seed')
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -145,20 +165,25 @@ def main(argv=None):
         pictures=' '.join(pictures), its=args.epochs * args.iterations_per_epoch, epochs=args.epochs,
         per_epoch=args.iterations_per_epoch, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
         samples=args.score_samples,
-        variants='\n'.join('- {}: `{}`'.format(VARIANTS[v][0], ' '.join(VARIANTS[v][1])) for v in runs)))
+        presets='\n'.join('- `--preset {}`: {}'.format(k, t) for k, t in PRESET_TEXT.items()
+                          if any(VARIANTS[v][1] == k for v in runs)),
+        variants='\n'.join('- {}: `--preset {} {}`'.format(VARIANTS[v][0], VARIANTS[v][1], ' '.join(VARIANTS[v][2]))
+                           for v in runs)))
     print('wrote', args.report)
 
 
-REPORT = """# The LSGAN post's MNIST experiment, several seeds
+REPORT = """# The posts' image experiments on MNIST, several seeds
 
 Generated by `python benchmarks/lsgan_mnist_benchmark.py {argv}` ({header}).
 
-Every run: `train_anime.py --dataset mnist --preset lsgan-mnist-post` — the LSGAN post's face networks at 32 × 32
-(G from {g_ch} maps, D {d_ch} maps doubling, LeakyReLU, Normal(0.01) init, Adam 1e-4 β1 0.5, z 50 ~ U[−1, 1],
-LSGAN a, b, c = 0, 1, 1) on the 10,000 shared training digits, batch {batch}, {epochs} epochs × {per_epoch}
-generator iterations = {its} iterations (the table's column says when a variant ran another length).  Scores: {samples} samples per epoch with the repository's MNIST classifier
+Every run: `train_anime.py --dataset mnist --size 32` with a post's preset at 32 × 32 (G from {g_ch} maps, D {d_ch}
+maps doubling, Adam 1e-4 β1 0.5, z 50 ~ U[−1, 1]) on the 10,000 shared training digits, batch {batch},
+{epochs} epochs × {per_epoch} generator iterations = {its} iterations (the table's column says when a variant ran
+another length).  Presets:
+{presets}
+  Scores: {samples} samples per epoch with the repository's MNIST classifier
 (FID on its features, IS, classes among the samples; `results/mnist_metrics.md` gives real digits' values).
-Variants (flags added to the preset):
+Variants:
 {variants}
 
 One run, for example: `{example}`

@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Mixture-of-Gaussians benchmark: methods × latent sizes × data sets × seeds → results/mog.md.
+"""Mixture-of-Gaussians benchmark: methods × latent sizes × data sets × seeds → results/mog.md, with the KDE rows of
+the first seed and the mode metrics per epoch (mean over seeds), so a reader sees whether the curves had flattened.
 
-Each run is ``train_mog.py`` in its own process (one BLAS thread each, --jobs at a time).  Finished
-runs (their metrics.json exists) are skipped, so an interrupted benchmark continues where it stopped.
+Each run is ``train_mog.py`` in its own process (one BLAS thread each, --jobs at a time).  Finished runs (their
+metrics.json exists) are skipped and interrupted ones resume from their last snapshot, so an interrupted benchmark
+continues where it stopped.
 
   python benchmarks/mog_benchmark.py                       # the published table
   python benchmarks/mog_benchmark.py --methods vanilla unrolled5 --seeds 0 --epochs 2   # a quick look
@@ -19,7 +21,8 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import display_command, kde_figure, mean_std, run_jobs, write_report  # noqa: E402
+from benchmarks.common import (MODE_CURVES, display_command, kde_figure, mean_std, mode_curves,  # noqa: E402
+                               resume_flags, run_jobs, write_report)
 
 METHODS = {
     'vanilla': ['--unroll', '0'],
@@ -74,8 +77,8 @@ def run_name(dataset, z, method, seed):
 def command(dataset, z, method, seed, args, out):
     return ([sys.executable, os.path.join(ROOT, 'train_mog.py')] + DATASETS[dataset] + METHODS[method] +
             ['--z-dim', str(z), '--seed', str(seed), '--epochs', str(args.epochs),
-             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
-             '--quiet', '--out', out])
+             '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every',
+             str(max(1, args.epochs // 4)), '--quiet', '--out', out] + resume_flags(out))
 
 
 def summarize(args, runs_dir):
@@ -109,15 +112,31 @@ def summarize(args, runs_dir):
     return rows, raw
 
 
+CURVES = MODE_CURVES[:2] + (('eval/balanced_hq', 'balanced HQ %', 100),) + MODE_CURVES[2:]
+
+
+def logs_of(runs_dir, dataset, z, method, seeds):
+    """The Chainer logs of the finished runs of one (data, z, method) row."""
+    folders = [os.path.join(runs_dir, run_name(dataset, z, method, seed)) for seed in seeds]
+    return [json.load(open(os.path.join(f, 'log'))) for f in folders if os.path.isfile(os.path.join(f, 'metrics.json'))]
+
+
 def figures(args, runs_dir, out_dir, stem):
+    """Per (data, z): the KDE rows of the first seed and the metric curves (not for the truncation methods, whose
+    training and per-epoch scores are the plain GAN's) → the figures' paths."""
     paths = []
     for dataset in args.datasets:
         for z in sorted(set(args.z_dims) | set(args.toolbox_z_dims), reverse=True):
-            runs = [(method, os.path.join(runs_dir, run_name(dataset, z, method, args.seeds[0])))
-                    for method in args.methods if z in z_dims_for(method, args)]
-            path = kde_figure(runs, os.path.join(out_dir, '{}_{}_z{}.png'.format(stem, dataset, z)))
-            if path:
-                paths.append(path)
+            methods = [m for m in args.methods if z in z_dims_for(m, args)]
+            runs = [(method, os.path.join(runs_dir, run_name(dataset, z, method, args.seeds[0]))) for method in methods]
+            name = '{}_{}_z{}'.format(stem, dataset, z)
+            for kind, path in (('KDE', kde_figure(runs, os.path.join(out_dir, name + '.png'))),
+                               ('curves', mode_curves([(m, logs_of(runs_dir, dataset, z, m, args.seeds)) for m in methods
+                                                       if not m.startswith('truncation')],
+                                                      os.path.join(out_dir, name + '_curves.png'), CURVES,
+                                                      ' ({} z={})'.format(dataset, z)))):
+                if path:
+                    paths.append(path)
     return paths
 
 
@@ -158,7 +177,8 @@ def main(argv=None):
     write_report(args.report, REPORT.format(
         iters=args.epochs * args.iterations_per_epoch, epochs=args.epochs, ipe=args.iterations_per_epoch,
         seeds=', '.join(map(str, args.seeds)), n_seeds=len(args.seeds), rows='\n'.join(rows),
-        total_min=total / 60.0, toolbox_z=', '.join(map(str, args.toolbox_z_dims)),
+        total_min=total / 60.0, jobs=args.jobs, run_min=sum(m['wall_time_s'] for ms in raw.values() for m in ms) / 60.0,
+        toolbox_z=', '.join(map(str, args.toolbox_z_dims)),
         argv=' '.join(argv if argv is not None else sys.argv[1:]), example=example,
         methods='\n'.join('- `{}`: `{}`'.format(k, ' '.join(v)) for k, v in METHODS.items() if k in args.methods),
         figures='\n'.join('![{0}]({0})'.format(os.path.basename(f)) for f in figs)))
@@ -167,8 +187,9 @@ def main(argv=None):
 
 REPORT = """# Mixture of Gaussians: mode coverage
 
-Generated by `python benchmarks/mog_benchmark.py {argv}` (total wall time {total_min:.1f} min on this
-repository's 2-core CPU machine, 2 runs at a time, one BLAS thread each).
+Generated by `python benchmarks/mog_benchmark.py {argv}` on this repository's 2-core CPU machine, one BLAS thread
+per run ({jobs} at a time; this call's wall time {total_min:.1f} min, runs finished by earlier calls reused; the runs'
+own wall times sum to {run_min:.1f} min).
 
 Protocol (VEEGAN / PacGAN): ring of 8 Gaussians (radius 2, σ 0.02) and 5 × 5 grid (spacing 2, σ 0.05);
 2,500 samples after training; a sample is high quality (HQ) within 3σ of its nearest mode; modes captured
@@ -204,7 +225,10 @@ One run, for example: `{example}`
 Best published (PacGAN Table 1, PacGAN4, much longer training): ring 7.9 modes / 95.6 % HQ / 0.07;
 grid 24.8 / 93.6 % / 0.04.
 
-## Figures (first seed: scatter + KDE of 10,000 samples, red × = true modes)
+## Figures
+
+Per data set: scatter + KDE of 10,000 samples of the first seed (red × = true modes), then the mode metrics after
+every epoch (2,500 samples, mean over the seeds).
 
 {figures}
 """

@@ -23,8 +23,8 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from ganlib.run import latest_snapshot  # noqa: E402
-from benchmarks.common import display_command, kde_figure, mean_std, run_jobs, write_report  # noqa: E402
+from benchmarks.common import (display_command, kde_figure, mean_std, mode_curves, resume_flags, run_jobs,  # noqa: E402
+                               write_report)
 
 # PacGAN Table 1 (10 trials; mean ± std): (modes, HQ %, reverse KL) and their spreads.
 TABLE1 = {
@@ -60,10 +60,7 @@ def command(dataset, pack, seed, args, out):
            '--pack', str(pack), '--seed', str(seed), '--epochs', str(args.epochs),
            '--iterations-per-epoch', str(args.iterations_per_epoch), '--plot-every',
            str(max(1, args.epochs // 4)), '--snapshot-every', str(max(1, args.epochs // 4)), '--quiet', '--out', out]
-    snapshot = latest_snapshot(out) if os.path.isdir(out) else None
-    if snapshot and not os.path.isfile(os.path.join(out, 'metrics.json')):
-        cmd += ['--resume', snapshot]  # an interrupted run continues from its last snapshot
-    return cmd
+    return cmd + resume_flags(out)
 
 
 def load(args, dataset, pack):
@@ -99,33 +96,8 @@ def summarize(args):
 
 def curves(args, path):
     """Modes, HQ and reverse KL (HQ samples) per epoch, mean over seeds, one line per (data, pack)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    drawn = False
-    for dataset, pack in args.runs:
-        logs = [log for _, _, log in load(args, dataset, pack)]
-        if not logs:
-            continue
-        n = min(len(log) for log in logs)
-        epochs = [e['epoch'] for e in logs[0][:n]]
-        for ax, key, scale in zip(axes, ('eval/modes', 'eval/hq', 'eval/rev_kl_hq'), (1, 100, 1)):
-            values = numpy.mean([[scale * e[key] for e in log[:n]] for log in logs], axis=0)
-            ax.plot(epochs, values, label='{} {}'.format(dataset, label(pack)))
-        drawn = True
-    if not drawn:
-        plt.close(fig)
-        return None
-    for ax, title in zip(axes, ('modes captured', 'high quality %', 'reverse KL (HQ samples)')):
-        ax.set_xlabel('epoch')
-        ax.set_title(title + ', mean over seeds', fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return mode_curves([('{} {}'.format(dataset, label(pack)), [log for _, _, log in load(args, dataset, pack)])
+                        for dataset, pack in args.runs], path)
 
 
 def main(argv=None):

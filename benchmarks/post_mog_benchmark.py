@@ -21,8 +21,7 @@ sys.path.insert(0, ROOT)
 import ganlib.compat  # noqa: E402,F401
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import display_command, kde_figure, mean_std, run_jobs, write_report  # noqa: E402
-from ganlib.run import latest_snapshot  # noqa: E402
+from benchmarks.common import display_command, kde_figure, mean_std, resume_flags, run_jobs, write_report  # noqa: E402
 
 METHODS = {  # label, train_mog.py preset
     'gan': ('GAN (K=1)', 'unrolled-post-plain'),
@@ -51,10 +50,7 @@ def command(variant, method, seed, args, out):
         cmd += ['--epochs', str(args.epochs)]
     if args.iterations_per_epoch is not None:
         cmd += ['--iterations-per-epoch', str(args.iterations_per_epoch)]
-    snapshot = latest_snapshot(out) if os.path.isdir(out) else None
-    if snapshot and not os.path.isfile(os.path.join(out, 'metrics.json')):
-        cmd += ['--resume', snapshot]  # an interrupted run continues from its last snapshot
-    return cmd
+    return cmd + resume_flags(out)
 
 
 def history(out):

@@ -47,12 +47,33 @@ def kde_panel(ax, samples, extent, means=None, kde_points=2000, grid_size=100, s
     ax.set_yticks([])
 
 
+def mog_run_label(cfg, name=None):
+    """A KDE row's label from a train_mog.py run's config (its args.json): the name given, then the settings that
+    define the run — preset, loss, K, packing, z, the σ drawn (σ² with the original std bug), lr, D's hidden
+    sizes and the length in generator iterations — over a few short lines."""
+    bug = cfg.get('original_std_bug', False)
+    std = cfg.get('std')
+    lines = [name] if name else []
+    lines.append('{}{} K={}{} z={}'.format('' if cfg.get('preset', 'auto') == 'auto' else cfg['preset'] + ': ',
+                                         cfg.get('loss', '?'), cfg.get('unroll', '?'),
+                                         ' pack={}'.format(cfg['pack']) if cfg.get('pack', 1) > 1 else '',
+                                         cfg.get('z_dim', '?')))
+    d_hidden = cfg.get('d_hidden')
+    lines.append('σ={}{} lr={:g}{}'.format('?' if std is None else '{:g}'.format(std * std if bug else std),
+                                         ' (std bug)' if bug else '', cfg.get('lr', float('nan')),
+                                         ' D {}'.format(','.join(map(str, d_hidden))) if d_hidden else ''))
+    if cfg.get('epochs') and cfg.get('iterations_per_epoch'):
+        lines.append('{:,} iterations'.format(cfg['epochs'] * cfg['iterations_per_epoch']))
+    return '\n'.join(lines)
+
+
 def plot_kde_rows(rows, path, extent=4.0, means=None, panel_size=1.8):
     """``rows``: [(row label, [(panel title, samples), ...]), ...] → one PNG, a row per run."""
     if not rows or not any(panels for _, panels in rows):
         raise ValueError('nothing to plot: no samples')
     n_cols = max(len(panels) for _, panels in rows)
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(panel_size * n_cols + 0.8, panel_size * len(rows)),
+    label_width = 0.8 if all('\n' not in label for label, _ in rows) else 2.2  # settings labels read across
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(panel_size * n_cols + label_width, panel_size * len(rows)),
                              squeeze=False)
     for r, (label, panels) in enumerate(rows):
         for c in range(n_cols):
@@ -64,7 +85,10 @@ def plot_kde_rows(rows, path, extent=4.0, means=None, panel_size=1.8):
             kde_panel(ax, samples, extent, means)
             if r == 0 or len(set(len(p) for _, p in rows)) > 1:
                 ax.set_title(title, fontsize=8)
-        axes[r][0].set_ylabel(label, fontsize=8)
+        if '\n' in label:
+            axes[r][0].set_ylabel(label, fontsize=7, rotation=0, ha='right', va='center', labelpad=6)
+        else:
+            axes[r][0].set_ylabel(label, fontsize=8)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -33,6 +33,29 @@ def test_mog_benchmark_tiny(tmp_path):
     assert open(report).read().count('my reading of the table') == 1
 
 
+def test_mog_benchmark_curves_and_an_interrupted_run_resumes(tmp_path):
+    import matplotlib.image
+    report = str(tmp_path / 'mog.md')
+    runs = tmp_path / 'runs'
+    argv = ['--methods', 'vanilla', 'truncation-1', '--datasets', 'ring', '--z-dims', '4', '--toolbox-z-dims', '4',
+            '--seeds', '0', '--epochs', '4', '--iterations-per-epoch', '2', '--jobs', '1', '--runs-dir', str(runs),
+            '--report', report]
+    mog_benchmark.main(argv)
+    curves = str(tmp_path / 'mog_ring_z4_curves.png')
+    assert matplotlib.image.imread(curves).shape[1] > 4 * matplotlib.image.imread(curves).shape[0] / 2
+    assert '![mog_ring_z4_curves.png](mog_ring_z4_curves.png)' in open(report).read()
+    run = runs / 'ring_z4_vanilla_s0'
+    assert json.load(open(str(run / 'args.json')))['snapshot_every'] == 1  # a snapshot every quarter of the run
+    reference = json.load(open(str(run / 'metrics.json')))
+    os.remove(str(run / 'metrics.json'))  # as if killed after its third epoch
+    os.remove(str(run / 'snapshot_iter_8'))
+    mog_benchmark.main(argv)
+    resumed = json.load(open(str(run / 'metrics.json')))
+    assert resumed['resumed_from'].endswith('snapshot_iter_6') and resumed['iterations'] == 8
+    for key in ('modes', 'hq', 'rev_kl', 'rev_kl_hq', 'balanced_hq'):
+        assert resumed[key] == reference[key], key
+
+
 def test_mnist_ssl_benchmark_tiny(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'))
     report = str(tmp_path / 'mnist_ssl.md')
@@ -133,6 +156,32 @@ def test_lsgan_mnist_benchmark_tiny(tmp_path):
     before = os.path.getmtime(metrics)
     lsgan_mnist_benchmark.main(argv + ['--no-run'])  # tabulates without training
     assert os.path.getmtime(metrics) == before
+
+
+def test_lsgan_mnist_benchmark_improved_gan_variants(tmp_path):
+    """The Improved-GAN post's four variants and the LSGAN post's WGAN run with their own preset's settings."""
+    from benchmarks import lsgan_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'improved.md')
+    variants = ['improved-dcgan', 'improved-fm-md', 'wgan-clip-bn']
+    lsgan_mnist_benchmark.main(['--data-dir', data, '--variants'] + variants + [
+        '--seeds', '0', '--epochs', '1', '--iterations-per-epoch', '1', '--g-ch', '16', '--d-ch', '2',
+        '--batch-size', '4', '--score-samples', '20', '--classifier-cache', str(tmp_path / 'cache'), '--jobs', '1',
+        '--runs-dir', str(tmp_path / 'runs'), '--report', report])
+    cfg = {v: json.load(open(str(tmp_path / 'runs' / (v + '_s0') / 'args.json'))) for v in variants}
+    # the Improved-GAN post's face D (ELU, input noise 0.3, Normal(0.001)) at 32 x 32 instead of its 96
+    for key, value in dict(preset='improved-gan-post', size=32, dataset='mnist', loss='gan', d_activation='elu',
+                           d_noise=0.3, init='normal:0.001', md_kernels=50, md_dim=5, z_dim=50).items():
+        assert cfg['improved-dcgan'][key] == value, key
+    assert not cfg['improved-dcgan']['feature_matching'] and not cfg['improved-dcgan']['minibatch_discrimination']
+    assert cfg['improved-fm-md']['feature_matching'] and cfg['improved-fm-md']['minibatch_discrimination']
+    # the LSGAN post's WGAN comparison: RMSprop 1e-4, clip 0.01, on its own networks
+    wgan = cfg['wgan-clip-bn']
+    assert (wgan['preset'], wgan['loss'], wgan['optimizer'], wgan['lr'], wgan['weight_clip'], wgan['n_critic'],
+            wgan['d_activation']) == ('lsgan-mnist-post', 'wgan', 'rmsprop', 1e-4, 0.01, 5, 'leaky_relu')
+    text = open(report).read()
+    assert '| Improved-GAN post: + both |' in text and '`--preset improved-gan-post --feature-matching' in text
+    assert "`--preset lsgan-mnist-post`: the LSGAN post's face networks" in text
 
 
 def test_dcgan_layout_probe_tiny(tmp_path):

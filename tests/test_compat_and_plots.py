@@ -92,3 +92,27 @@ def test_plot_curves(tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'plot_curves.py'), str(tmp_path)],
                           stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     assert proc.returncode == 2 and 'no Chainer log' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_kde_rows_carry_the_runs_settings(tmp_path, monkeypatch):
+    """plot_mog.py, the benchmarks' KDE figures and train_mog.py's own kde.png label a row with what defines the
+    run: preset, loss, K, z, the σ drawn (σ² with the std bug), lr, D and the length."""
+    import train_mog
+    from benchmarks.common import kde_figure
+    run = str(tmp_path / 'run')
+    train_mog.main(['--preset', 'lsgan-post', '--original-std-bug', '--epochs', '1', '--iterations-per-epoch', '2',
+                    '--quiet', '--out', run])
+    drawn = []
+    monkeypatch.setattr(plot_mog, 'plot_kde_rows', lambda rows, *a, **k: drawn.append([r[0] for r in rows]))
+    plot_mog.main([run, '--labels', 'LSGAN', '-o', str(tmp_path / 'x.png')])
+    plot_mog.main([run, '-o', str(tmp_path / 'y.png')])
+    assert drawn[0] == ['LSGAN\nlsgan-post: lsgan K=0 z=256\nσ=0.04 (std bug) lr=0.0001 D 128,128\n2 iterations']
+    assert drawn[1] == [drawn[0][0].split('\n', 1)[1]]  # no name given: the settings alone
+    import ganlib.plots
+    monkeypatch.setattr(ganlib.plots, 'plot_kde_rows', lambda rows, *a, **k: drawn.append([r[0] for r in rows]))
+    kde_figure([('LSGAN', run)], str(tmp_path / 'z.png'))
+    assert drawn[2] == drawn[0]
+    from ganlib.plots import mog_run_label
+    cfg = dict(preset='auto', loss='gan', unroll=5, pack=2, z_dim=16, std=0.2, lr=1e-3, epochs=200,
+               iterations_per_epoch=500)
+    assert mog_run_label(cfg) == 'gan K=5 pack=2 z=16\nσ=0.2 lr=0.001\n100,000 iterations'
