@@ -130,11 +130,11 @@ def figures(args, runs_dir, out_dir, stem):
             methods = [m for m in args.methods if z in z_dims_for(m, args)]
             runs = [(method, os.path.join(runs_dir, run_name(dataset, z, method, args.seeds[0]))) for method in methods]
             name = '{}_{}_z{}'.format(stem, dataset, z)
-            for kind, path in (('KDE', kde_figure(runs, os.path.join(out_dir, name + '.png'))),
-                               ('curves', mode_curves([(m, logs_of(runs_dir, dataset, z, m, args.seeds)) for m in methods
-                                                       if not m.startswith('truncation')],
-                                                      os.path.join(out_dir, name + '_curves.png'), CURVES,
-                                                      ' ({} z={})'.format(dataset, z)))):
+            curves = [(m, logs_of(runs_dir, dataset, z, m, args.seeds)) for m in methods
+                      if not m.startswith('truncation')]
+            for path in (kde_figure(runs, os.path.join(out_dir, name + '.png')),
+                         mode_curves(curves, os.path.join(out_dir, name + '_curves.png'), CURVES,
+                                     ' ({} z={})'.format(dataset, z))):
                 if path:
                     paths.append(path)
     return paths
