@@ -54,6 +54,12 @@ def test_mog_benchmark_curves_and_an_interrupted_run_resumes(tmp_path):
     assert resumed['resumed_from'].endswith('snapshot_iter_6') and resumed['iterations'] == 8
     for key in ('modes', 'hq', 'rev_kl', 'rev_kl_hq', 'balanced_hq'):
         assert resumed[key] == reference[key], key
+    mog_benchmark.main(argv[:argv.index('--seeds')] + ['--seeds', '0', '1'] + argv[argv.index('--seeds') + 2:] +
+                       ['--no-run'])  # seed 1 missing: nothing trained, seed 0 tabulated
+    assert not os.path.exists(str(runs / 'ring_z4_vanilla_s1'))
+    text = open(report).read()
+    assert '--no-run: tabulated the finished runs' in text and '| ring | 4 | vanilla |' in text
+    assert [line for line in text.splitlines() if line.startswith('| ring | 4 | vanilla |')][0].endswith(' 1 |')
 
 
 def test_mnist_ssl_benchmark_tiny(tmp_path):
