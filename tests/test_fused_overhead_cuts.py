@@ -119,9 +119,11 @@ def test_mlp_discriminator_fused_equals_unfused(kind):
 
 
 @pytest.mark.parametrize('exclude_self', [True, False])
-@pytest.mark.parametrize('n,a,b,c', [(100, 128, 50, 5), (64, 32, 16, 4), (7, 9, 3, 7), (1, 4, 2, 3), (5, 6, 4, 1)])
+@pytest.mark.parametrize('n,a,b,c', [(100, 128, 50, 5), (100, 128, 16, 4), (64, 32, 16, 4), (7, 9, 3, 7), (1, 4, 2, 3),
+                                     (9, 4, 2, 6), (5, 6, 4, 1)])
 def test_minibatch_features_node_equals_chainer_bit_for_bit(n, a, b, c, exclude_self):
     f0 = numpy.random.RandomState(0).standard_normal((n, a)).astype(numpy.float32)
+    f0[n // 2] = f0[n - 1]  # a repeated sample: zero differences off the diagonal too (|·|'s kink, sign 0)
     gy = numpy.random.RandomState(2).standard_normal((n, a + b)).astype(numpy.float32)
     got = []
     for fused in (True, False):
@@ -136,7 +138,7 @@ def test_minibatch_features_node_equals_chainer_bit_for_bit(n, a, b, c, exclude_
         assert isinstance(o.creator, MinibatchFeatures) == fused  # one node instead of nine
         got.append((y.array, f.grad, md.T.W.grad, md.T.b.grad))
     for x, y in zip(*got):
-        numpy.testing.assert_array_equal(x, y)
+        assert x.tobytes() == y.tobytes()  # the signs of zeros included
 
 
 def test_minibatch_features_node_gradient_check_and_double_backward():
@@ -151,10 +153,11 @@ def test_minibatch_features_node_gradient_check_and_double_backward():
     gradient_check.check_double_backward(f, m, gy, gg, dtype=numpy.float64, atol=1e-6, rtol=1e-5)
 
 
-def test_minibatch_features_node_is_not_used_beyond_seven_kernel_dimensions():
+def test_minibatch_features_node_is_not_used_beyond_seven_kernel_dimensions_or_with_one_kernel():
     """NumPy sums 8 or more elements pairwise, so the node would not match the composition there."""
     x = numpy.ones((3, 4), numpy.float32)
     assert not isinstance(MinibatchDiscrimination(4, 2, 8).minibatch_features(x).creator, MinibatchFeatures)
+    assert not isinstance(MinibatchDiscrimination(4, 1, 3).minibatch_features(x).creator, MinibatchFeatures)
     assert not isinstance(MinibatchDiscrimination(4, 2, 5, fused=False).minibatch_features(x).creator,
                           MinibatchFeatures)
 
