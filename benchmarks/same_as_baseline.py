@@ -10,7 +10,13 @@ the elapsed time, which name paths and times.
 A speed change that keeps every number is confirmed when every line says ``bit-exact``; then no published
 result depends on which of the two trees made it.  (Bit-exact holds on one machine: BLAS rounding differs
 between CPUs.)  Exit status 0 when all runs match, 1 when one differs or fails.
+
+  .venv/bin/python benchmarks/same_as_baseline.py --runs RUN_A RUN_B
+
+compares two finished runs instead (a long run trained again by a newer tree, say): their last snapshots array by
+array as above, and their logs entry by entry except the elapsed time.
 """
+import json
 import glob
 import os
 import subprocess
@@ -64,12 +70,21 @@ RUNS = {
 
 def parse_args(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='same_as_baseline.py')
-    p.add_argument('--baseline-root', required=True, help='a checkout of the older commit (git worktree add DIR REV)')
-    p.add_argument('--data-dir', required=True, help='folder with the four MNIST IDX files')
+    p.add_argument('--baseline-root', help='a checkout of the older commit (git worktree add DIR REV)')
+    p.add_argument('--data-dir', help='folder with the four MNIST IDX files')
+    p.add_argument('--runs', nargs=2, metavar=('RUN_A', 'RUN_B'),
+                   help='instead: compare two finished runs (output folders of a training script)')
     p.add_argument('--only', nargs='+', choices=sorted(RUNS), default=None, metavar='NAME',
                    help='runs to compare: ' + ', '.join(RUNS))
     args = p.parse_args(argv)
+    if args.runs:
+        for path in args.runs:
+            if not os.path.isfile(os.path.join(path, 'log')):
+                p.error('--runs: not a run folder (no log): {}'.format(path))
+        return args
     for flag, path in (('--baseline-root', args.baseline_root), ('--data-dir', args.data_dir)):
+        if path is None:
+            p.error('{} is required (or --runs RUN_A RUN_B)'.format(flag))
         if not os.path.isdir(path):
             p.error('{}: no such folder: {}'.format(flag, path))
     if not os.path.isfile(os.path.join(args.baseline_root, 'train_mog.py')):
@@ -119,8 +134,36 @@ def compare(name, cmd, baseline_root, work):
     return True, '{}: bit-exact ({} arrays, {})'.format(name, n, os.path.basename(outs[1]))
 
 
+def compare_runs(a, b):
+    """One line: ``A = B: bit-exact (N arrays, snapshot_iter_I; L log entries)``, or what differs."""
+    name = '{} = {}'.format(a, b)
+    snaps = [last_snapshot(run) for run in (a, b)]
+    if None in snaps:
+        return False, '{}: no snapshot in {}'.format(name, (a, b)[snaps.index(None)])
+    if os.path.basename(snaps[0]) != os.path.basename(snaps[1]):
+        return False, '{}: last snapshots differ in iteration ({} vs {})'.format(name, *map(os.path.basename, snaps))
+    diff = differences(*snaps)
+    if diff:
+        return False, '{}: DIFFERS in {} arrays: {}'.format(name, len(diff), ', '.join(diff[:6]))
+    logs = []
+    for run in (a, b):
+        with open(os.path.join(run, 'log')) as f:
+            logs.append([{k: v for k, v in entry.items() if k != 'elapsed_time'} for entry in json.load(f)])
+    if logs[0] != logs[1]:
+        at = next((i for i, (x, y) in enumerate(zip(*logs)) if x != y), min(map(len, logs)))
+        return False, '{}: logs differ from entry {} on ({} and {} entries)'.format(name, at + 1, *map(len, logs))
+    with numpy.load(snaps[1]) as snap:
+        n = len(set(snap.files) - set(IGNORED))
+    return True, '{}: bit-exact ({} arrays, {}; {} log entries)'.format(name, n, os.path.basename(snaps[1]),
+                                                                        len(logs[1]))
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.runs:
+        same, line = compare_runs(*args.runs)
+        print(line, flush=True)
+        return 0 if same else 1
     mnist = os.path.abspath(args.data_dir)
     ok = True
     with tempfile.TemporaryDirectory(prefix='same-as-baseline-') as work:

@@ -381,3 +381,33 @@ def test_same_as_baseline_finds_equal_runs_and_a_changed_array(tmp_path, capsys)
                            str(tmp_path), '--data-dir', data], stderr=subprocess.PIPE, text=True)
     assert proc.returncode == 2 and 'not a checkout of this repository' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_same_as_baseline_compares_two_finished_runs(tmp_path, capsys):
+    import json
+    import subprocess
+    import sys
+    import numpy
+    from benchmarks import same_as_baseline as sab
+
+    def run(name, w, loss, elapsed):
+        out = tmp_path / name
+        out.mkdir()
+        for it in (5, 10):  # the last snapshot is compared
+            with open(out / 'snapshot_iter_{}'.format(it), 'wb') as f:
+                numpy.savez(f, w=numpy.asarray(w) * (it == 10), _snapshot_elapsed_time=elapsed)
+        (out / 'log').write_text(json.dumps([{'iteration': 5, 'loss': 1.0, 'elapsed_time': elapsed},
+                                             {'iteration': 10, 'loss': loss, 'elapsed_time': 2 * elapsed}]))
+        return str(out)
+    a = run('a', [1.0, 2.0], 0.5, 3.0)
+    same = run('same', [1.0, 2.0], 0.5, 9.0)  # only the times differ
+    other_w = run('other_w', [1.0, 2.0 + 1e-12], 0.5, 3.0)
+    other_log = run('other_log', [1.0, 2.0], 0.5 + 1e-12, 3.0)
+    assert sab.main(['--runs', a, same]) == 0
+    assert 'bit-exact (1 arrays, snapshot_iter_10; 2 log entries)' in capsys.readouterr().out
+    assert sab.main(['--runs', a, other_w]) == 1
+    assert 'DIFFERS in 1 arrays: w' in capsys.readouterr().out
+    assert sab.main(['--runs', a, other_log]) == 1
+    assert 'logs differ from entry 2' in capsys.readouterr().out
+    proc = subprocess.run([sys.executable, sab.__file__, '--runs', a, str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 2 and 'not a run folder' in proc.stderr and 'Traceback' not in proc.stderr
