@@ -16,8 +16,8 @@ between CPUs.)  Exit status 0 when all runs match, 1 when one differs or fails.
 compares two finished runs instead (a long run trained again by a newer tree, say): their last snapshots array by
 array as above, and their logs entry by entry except the elapsed time.
 """
-import json
 import glob
+import json
 import os
 import subprocess
 import sys
