@@ -411,6 +411,7 @@ def test_same_as_baseline_compares_two_finished_runs(tmp_path, capsys):
     assert 'logs differ from entry 2' in capsys.readouterr().out
     proc = subprocess.run([sys.executable, sab.__file__, '--runs', a, str(tmp_path)], stderr=subprocess.PIPE, text=True)
     assert proc.returncode == 2 and 'not a run folder' in proc.stderr and 'Traceback' not in proc.stderr
-    proc = subprocess.run([sys.executable, sab.__file__, '--data-dir', str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, sab.__file__, '--data-dir', str(tmp_path)], stderr=subprocess.PIPE,
+                          text=True)
     assert proc.returncode == 2 and '--baseline-root is required' in proc.stderr and 'Traceback' not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
