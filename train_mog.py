@@ -5,7 +5,7 @@ Trains an MLP GAN on a ring / double ring / grid of 2-D Gaussians and writes, un
   log            Chainer LogReport JSON (losses and mode metrics every epoch)
   metrics.json   final modes captured, high-quality %, reverse KL, wall time, the full config
   kde.png        scatter + KDE of 10,000 samples at epochs 0, 1, 5, 10, ... (one row)
-  loss.png, modes.png   PlotReport curves
+  loss.png, modes.png   loss and modes-captured curves (drawn every --plot-every epochs and at the end)
   samples/       the plotted samples (.npy) — plot_mog.py puts several runs in one figure
   snapshot_iter_N         trainer snapshots for --resume
 
@@ -25,7 +25,7 @@ from chainer import training
 from chainer.training import extensions
 
 from ganlib import cli, distributed, presets, run
-from ganlib.extensions import MixtureEvaluator, SampleSaver, sample_epochs
+from ganlib.extensions import CurvePlot, MixtureEvaluator, SampleSaver, sample_epochs
 from ganlib import options
 from ganlib.began import BEGANUpdater
 from ganlib.losses import parse_abc
@@ -111,7 +111,8 @@ def parse_args(argv=None):
     a('--iterations-per-epoch', type=cli.positive_int, default=500)
     a('--eval-samples', type=cli.positive_int, default=2500, help='samples for the mode metrics (2,500)')
     a('--plot-samples', type=cli.positive_int, default=10000, help='samples per KDE panel (10,000)')
-    a('--plot-every', type=cli.positive_int, default=5, help='KDE panels at epochs 0, 1 and every N')
+    a('--plot-every', type=cli.positive_int, default=5,
+      help='KDE panels at epochs 0, 1 and every N; loss.png and modes.png are redrawn every N epochs')
     a('--snapshot-every', type=cli.positive_int, default=10, help='trainer snapshot every N epochs')
     a('--resume', default=None, help='trainer snapshot to resume from')
     a('--out', default='result/mog', help='output directory (default result/mog)')
@@ -213,8 +214,8 @@ def main(argv=None):
         trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
                        trigger=(args.snapshot_every, 'epoch'))
         if extensions.PlotReport.available():
-            trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'epoch', file_name='loss.png'))
-            trainer.extend(extensions.PlotReport(['eval/modes'], 'epoch', file_name='modes.png'))
+            for keys, name in ((['gen/loss', 'dis/loss'], 'loss.png'), (['eval/modes'], 'modes.png')):
+                trainer.extend(CurvePlot(keys, 'epoch', draw_every=args.plot_every, file_name=name))
         if not args.quiet:
             extra = ['dis/k', 'dis/M'] if args.loss == 'began' else ['dis/gp'] if args.gradient_penalty else []
             trainer.extend(run.print_report(['epoch', 'iteration', 'gen/loss', 'dis/loss'] + extra +

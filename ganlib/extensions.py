@@ -6,6 +6,7 @@ import ganlib.compat  # noqa: F401
 import chainer
 import numpy
 from chainer import training
+from chainer.training import extensions
 
 from ganlib.metrics import mode_metrics
 from ganlib.rng import RandomStream
@@ -72,6 +73,59 @@ class SampleSaver(training.Extension):
 
     def __call__(self, trainer):
         self.save(trainer.updater.epoch)
+
+
+class CurvePlot(extensions.PlotReport):
+    """Chainer's ``PlotReport`` that records one point per trigger exactly as it does (the same means, the same
+    data in snapshots) but draws its PNG only at every ``draw_every``-th point and when training ends.  One
+    matplotlib figure costs ~0.2 s: two per-epoch curves drawn every epoch were 15–20 % of a plain 100-epoch MoG
+    run (``results/speed.md``)."""
+
+    def __init__(self, y_keys, x_key='epoch', draw_every=1, **kwargs):
+        super().__init__(y_keys, x_key, **kwargs)
+        self._draw_every = draw_every
+        self._out = None
+        self._stale = False
+
+    def __call__(self, trainer):
+        self._out = trainer.out
+        observation = trainer.observation
+        self._summary.add({k: observation[k] for k in self._y_keys if k in observation})
+        if not (trainer.is_before_training or self._trigger(trainer)):
+            return
+        stats = {name: float(value) for name, value in self._summary.compute_mean().items()}
+        stats['epoch'], stats['iteration'] = trainer.updater.epoch, trainer.updater.iteration
+        for k in self._y_keys:
+            if k in stats:
+                self._data[k].append((stats[self._x_key], stats[k]))
+        self._init_summary()
+        self._stale = True
+        if max(len(xy) for xy in self._data.values()) % self._draw_every == 0:
+            self.draw()
+
+    def finalize(self):
+        if self._stale and self._out is not None:
+            self.draw()
+
+    def draw(self):
+        """Write the PNG from the points recorded so far (``PlotReport``'s figure)."""
+        import matplotlib.pyplot as plt
+        f = plt.figure()
+        a = f.add_subplot(111)
+        a.set_xlabel(self._x_key)
+        if self._grid:
+            a.grid()
+        for k in self._y_keys:
+            if self._data[k]:
+                xy = numpy.array(self._data[k])
+                a.plot(xy[:, 0], xy[:, 1], marker=self._marker, label=k)
+        if a.has_data():
+            if self._postprocess is not None:
+                self._postprocess(f, a, self._summary)
+            legend = a.legend(bbox_to_anchor=(1.05, 1), loc=2, borderaxespad=0.)
+            f.savefig(os.path.join(self._out, self._file_name), bbox_extra_artists=(legend,), bbox_inches='tight')
+        plt.close(f)
+        self._stale = False
 
 
 def sample_epochs(n_epochs, every=5):

@@ -33,6 +33,14 @@ def test_mog_benchmark_tiny(tmp_path):
     assert open(report).read().count('my reading of the table') == 1
 
 
+def test_mog_sweep_starts_with_its_costliest_runs():
+    names = [mog_benchmark.run_name(d, 256, m, s) for d in ('grid', 'ring') for s in (0, 1)
+             for m in ('vanilla', 'unrolled5', 'minibatch-disc', 'feature-matching', 'lsgan', 'wgan-gp')]
+    methods = [n.split('_')[2] for n in sorted(names, key=mog_benchmark.slowest_first)]
+    assert methods == [m for m in ('minibatch-disc', 'unrolled5', 'wgan-gp', 'lsgan', 'feature-matching', 'vanilla')
+                       for _ in range(4)]
+
+
 def test_mog_benchmark_curves_and_an_interrupted_run_resumes(tmp_path):
     import matplotlib.image
     report = str(tmp_path / 'mog.md')

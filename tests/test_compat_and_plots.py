@@ -116,3 +116,63 @@ def test_kde_rows_carry_the_runs_settings(tmp_path, monkeypatch):
     cfg = dict(preset='auto', loss='gan', unroll=5, pack=2, z_dim=16, std=0.2, lr=1e-3, epochs=200,
                iterations_per_epoch=500)
     assert mog_run_label(cfg) == 'gan K=5 pack=2 z=16\nσ=0.2 lr=0.001\n100,000 iterations'
+
+
+def _curve_trainer(out, epochs, extensions_):
+    """A 4-iteration-per-epoch trainer whose loss reports a different value every iteration."""
+    import chainer
+    import chainer.links as L
+    from chainer import training
+
+    link = L.Linear(1, 1, initialW=0.5, initial_bias=0.0)
+    opt = chainer.optimizers.SGD(0.1)
+    opt.setup(link)
+    data = numpy.linspace(-1, 1, 8, dtype=numpy.float32).reshape(8, 1)
+
+    def loss(x):
+        y = F.sum(link(x) ** 2)
+        chainer.report({'a/loss': y, 'b/loss': 2 * y + 1})
+        return y
+
+    it = chainer.iterators.SerialIterator(data, 2, shuffle=False)
+    trainer = training.Trainer(training.updaters.StandardUpdater(it, opt, loss_func=loss), (epochs, 'epoch'),
+                               out=str(out))
+    for e in extensions_:
+        trainer.extend(e)
+    trainer.run()
+    return trainer
+
+
+@pytest.mark.parametrize('x_key', ['epoch', 'iteration'])
+def test_curve_plot_records_what_plot_report_records_and_draws_less_often(tmp_path, x_key):
+    from chainer import serializers
+    from chainer.training import extensions
+    from ganlib.extensions import CurvePlot
+
+    keys = ['a/loss', 'b/loss']
+    stock = extensions.PlotReport(keys, x_key, file_name='stock.png')
+    curve = CurvePlot(keys, x_key, draw_every=3, file_name='curve.png')
+    drawn = []
+    draw = curve.draw
+    curve.draw = lambda: (drawn.append(len(curve._data['a/loss'])), draw())
+    _curve_trainer(tmp_path, 7, [stock, curve])
+    assert drawn == [3, 6, 7]  # every 3rd point, then the last at the end
+    assert (tmp_path / 'curve.png').stat().st_size > 0
+    saved = {}
+    for name, ext in (('stock', stock), ('curve', curve)):
+        s = serializers.DictionarySerializer()
+        ext.serialize(s)
+        saved[name] = s.target['_plot_{}.png'.format(name)]
+    assert saved['curve'] == saved['stock']  # the same points, bit for bit, as snapshots store them
+    assert len(stock._data['a/loss']) == 7 and stock._data['a/loss'][0][1] != stock._data['a/loss'][1][1]
+
+
+def test_curve_plot_does_not_redraw_when_the_last_point_was_drawn(tmp_path):
+    from ganlib.extensions import CurvePlot
+
+    curve = CurvePlot(['a/loss'], 'epoch', draw_every=2, file_name='curve.png')
+    drawn = []
+    draw = curve.draw
+    curve.draw = lambda: (drawn.append(len(curve._data['a/loss'])), draw())
+    _curve_trainer(tmp_path, 4, [curve])
+    assert drawn == [2, 4]
