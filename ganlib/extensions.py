@@ -79,7 +79,9 @@ class CurvePlot(extensions.PlotReport):
     """Chainer's ``PlotReport`` that records one point per trigger exactly as it does (the same means, the same
     data in snapshots) but draws its PNG only at every ``draw_every``-th point and when training ends.  One
     matplotlib figure costs ~0.2 s: two per-epoch curves drawn every epoch were 15–20 % of a plain 100-epoch MoG
-    run (``results/speed.md``)."""
+    run (``results/speed.md``).  Its trainer name is ``PlotReport``, so snapshots keep their keys: a run
+    snapshotted with Chainer's extension resumes with this one, and the other way round."""
+    default_name = 'PlotReport'
 
     def __init__(self, y_keys, x_key='epoch', draw_every=1, **kwargs):
         super().__init__(y_keys, x_key, **kwargs)

@@ -1,4 +1,5 @@
 """The compatibility shim, the figure helpers and plot_mog.py."""
+import json
 import os
 import subprocess
 import sys
@@ -118,7 +119,7 @@ def test_kde_rows_carry_the_runs_settings(tmp_path, monkeypatch):
     assert mog_run_label(cfg) == 'gan K=5 pack=2 z=16\nσ=0.2 lr=0.001\n100,000 iterations'
 
 
-def _curve_trainer(out, epochs, extensions_):
+def _curve_trainer(out, epochs, extensions_, run=True):
     """A 4-iteration-per-epoch trainer whose loss reports a different value every iteration."""
     import chainer
     import chainer.links as L
@@ -139,7 +140,8 @@ def _curve_trainer(out, epochs, extensions_):
                                out=str(out))
     for e in extensions_:
         trainer.extend(e)
-    trainer.run()
+    if run:
+        trainer.run()
     return trainer
 
 
@@ -176,3 +178,17 @@ def test_curve_plot_does_not_redraw_when_the_last_point_was_drawn(tmp_path):
     curve.draw = lambda: (drawn.append(len(curve._data['a/loss'])), draw())
     _curve_trainer(tmp_path, 4, [curve])
     assert drawn == [2, 4]
+
+
+def test_snapshots_taken_with_plot_report_resume_with_curve_plot_and_back(tmp_path):
+    from chainer import serializers
+    from chainer.training import extensions
+    from ganlib.extensions import CurvePlot
+
+    for make_old, make_new in ((extensions.PlotReport, CurvePlot), (CurvePlot, extensions.PlotReport)):
+        old = make_old(['a/loss'], 'epoch', file_name='a.png')
+        snapshot = str(tmp_path / 'snapshot')
+        serializers.save_npz(snapshot, _curve_trainer(tmp_path, 3, [old]))
+        new = make_new(['a/loss'], 'epoch', file_name='a.png')
+        serializers.load_npz(snapshot, _curve_trainer(tmp_path, 3, [new], run=False))
+        assert new._data == json.loads(json.dumps(old._data)) and len(new._data['a/loss']) == 3  # JSON in snapshots
