@@ -6,6 +6,7 @@ Trains an MLP GAN on a ring / double ring / grid of 2-D Gaussians and writes, un
   metrics.json   final modes captured, high-quality %, reverse KL, wall time, the full config
   kde.png        scatter + KDE of 10,000 samples at epochs 0, 1, 5, 10, ... (one row)
   loss.png, modes.png   loss and modes-captured curves (drawn every --plot-every epochs and at the end)
+  machine.json   the CPU, BLAS kernel and versions of every start and resume
   samples/       the plotted samples (.npy) — plot_mog.py puts several runs in one figure
   snapshot_iter_N         trainer snapshots for --resume
 

@@ -25,7 +25,7 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from ganlib import cli
+from ganlib import cli, machine
 
 # Flags that may differ between a run and its --resume: length, output, display, evaluation cadence,
 # where the data is read from, the device and the number of ranks' transport.  Every other flag changes
@@ -73,10 +73,21 @@ def check_paths(parser, args):
     return args
 
 
-def start(out, config):
-    """The run starts: create ``out`` and write ``args.json`` (call after the resume snapshot has loaded)."""
+def start(out, config, iteration=0):
+    """The run starts: create ``out``, write ``args.json`` and add this start's machine to ``machine.json`` (one
+    record per start or resume, with the iteration it starts at; call after the resume snapshot has loaded)."""
     cli.make_out_dir(out)
     cli.save_json(os.path.join(out, 'args.json'), config)
+    path = os.path.join(out, 'machine.json')
+    starts = []
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                starts = json.load(f)
+        except ValueError:
+            pass
+    starts = starts if isinstance(starts, list) else []
+    cli.save_json(path, starts + [dict(iteration=iteration, **machine.describe())])
 
 
 def saved_config(snapshot):
@@ -243,7 +254,7 @@ def begin(trainer, args, config, links, guard_trigger, writer=True):
         check_resume(args.resume, config)
         cli.resume(trainer, args.resume)
     if writer:
-        start(args.out, config)
+        start(args.out, config, trainer.updater.iteration)
     return trainer.updater.iteration
 
 

@@ -67,6 +67,23 @@ def test_resume_may_change_length_output_and_display(finished_run, tmp_path):
     assert run.saved_config(os.path.join(again, 'snapshot_iter_15'))['epochs'] == 3  # carried inside the snapshot
 
 
+def test_every_start_records_its_machine(tmp_path, monkeypatch):
+    """Per-seed results depend on the CPU's BLAS kernels: each start or resume adds its machine to machine.json."""
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')  # recorded as set (this process's BLAS has long been loaded)
+    out = str(tmp_path / 'mog')
+    train_mog.main(TINY + ['--unroll', '0', '--epochs', '1', '--out', out])
+    train_mog.main(TINY + ['--unroll', '0', '--epochs', '2', '--out', out,
+                           '--resume', os.path.join(out, 'snapshot_iter_5')])
+    starts = json.load(open(os.path.join(out, 'machine.json')))
+    assert [s['iteration'] for s in starts] == [0, 5]
+    first = starts[0]
+    assert (first['numpy'], first['chainer'], first['cores']) == (numpy.__version__, chainer.__version__, os.cpu_count())
+    assert first['threads']['OMP_NUM_THREADS'] == '1' and first['cpu']
+    loaded = open('/proc/self/maps').read().lower() if os.path.exists('/proc/self/maps') else ''
+    if 'openblas' in loaded:  # both tested stacks: OpenBLAS names the kernel it chose, and its build lists it too
+        assert first['openblas']['core'] and first['openblas']['core'] in first['openblas']['config']
+
+
 def test_divergence_stops_the_run_in_one_line(tmp_path):
     out = str(tmp_path / 'nan')
     proc = cli(*(TINY + ['--lr', '1e30', '--unroll', '0', '--epochs', '4', '--out', out]))

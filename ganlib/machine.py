@@ -1,0 +1,75 @@
+"""Where a run ran: CPU, BLAS library and kernel, thread settings and package versions.
+
+A seeded run is bit-exact on one machine, but not across machines: OpenBLAS picks its GEMM kernels for the CPU it
+finds (``DYNAMIC_ARCH``: e.g. ``SkylakeX`` with AVX-512, ``Zen`` or ``Haswell`` with AVX2), NumPy picks its SIMD
+loops the same way, and training amplifies the last-bit differences.  So every run folder records this next to its
+configuration (``results/mog_full.md`` shows a seed that ends differently on another CPU)."""
+import ctypes
+import os
+import platform
+import sys
+
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_CORETYPE')
+
+
+def cpu_model():
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def openblas():
+    """OpenBLAS's build and the kernel it chose at run time (e.g. ``'OpenBLAS 0.3.23.dev … Zen'``), read from the
+    library NumPy has loaded; None where NumPy uses another BLAS or the library cannot be asked."""
+    import numpy  # noqa: F401  (loads the BLAS)
+    try:
+        with open('/proc/self/maps') as f:
+            paths = sorted({line.split()[-1] for line in f if 'openblas' in line.lower() and '/' in line})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ('openblas_get_{}64_', 'scipy_openblas_get_{}64_', 'openblas_get_{}', 'scipy_openblas_get_{}'):
+            config = getattr(lib, name.format('config'), None)
+            core = getattr(lib, name.format('corename'), None)
+            if config is not None and core is not None:
+                config.restype = core.restype = ctypes.c_char_p
+                return {'config': config().decode().strip(), 'core': core().decode().strip()}
+    return None
+
+
+def simd():
+    """The SIMD extensions NumPy found on this CPU and may dispatch to (its loops differ with AVX-512 and AVX2)."""
+    import numpy
+    core = getattr(numpy, '_core', None) or numpy.core
+    features = getattr(getattr(core, '_multiarray_umath', None), '__cpu_features__', {})
+    return sorted(k for k, v in features.items() if v and k.startswith(('AVX', 'FMA')))
+
+
+def describe():
+    """A JSON-able record of this process's machine and software."""
+    import chainer
+    import numpy
+    record = {
+        'cpu': cpu_model(),
+        'cores': os.cpu_count(),
+        'openblas': openblas(),
+        'simd': simd(),
+        'threads': {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
+        'python': sys.version.split()[0],
+        'numpy': numpy.__version__,
+        'chainer': chainer.__version__,
+    }
+    cupy = sys.modules.get('cupy')
+    if cupy is not None:
+        record['cupy'] = cupy.__version__
+    return record
