@@ -78,8 +78,8 @@ class SampleSaver(training.Extension):
 class CurvePlot(extensions.PlotReport):
     """Chainer's ``PlotReport`` that records one point per trigger exactly as it does (the same means, the same
     data in snapshots) but draws its PNG only at every ``draw_every``-th point and when training ends.  One
-    matplotlib figure costs ~0.2 s: two per-epoch curves drawn every epoch were 15–20 % of a plain 100-epoch MoG
-    run (``results/speed.md``).  Its trainer name is ``PlotReport``, so snapshots keep their keys: a run
+    matplotlib figure costs ~0.2 s of CPU: two curves drawn every epoch cost a plain 100-epoch MoG run ~35 s, about
+    a tenth of it (``results/speed.md``).  Its trainer name is ``PlotReport``, so snapshots keep their keys: a run
     snapshotted with Chainer's extension resumes with this one, and the other way round."""
     default_name = 'PlotReport'
 
