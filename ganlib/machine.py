@@ -73,3 +73,11 @@ def describe():
     if cupy is not None:
         record['cupy'] = cupy.__version__
     return record
+
+
+def summary():
+    """One line for a report: CPU, cores, OpenBLAS kernel, SIMD, Python and NumPy."""
+    r = describe()
+    blas = 'OpenBLAS {} kernels'.format(r['openblas']['core']) if r['openblas'] else 'BLAS not OpenBLAS'
+    return '{} ({} cores, {}, {}), Python {}, NumPy {}'.format(r['cpu'], r['cores'], blas, '/'.join(r['simd']) or 'no AVX',
+                                                              r['python'], r['numpy'])

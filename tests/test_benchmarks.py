@@ -270,6 +270,8 @@ def test_speed_benchmark_without_pytorch(tmp_path):
     cells = [c.strip() for c in row.strip('|').split('|')]
     assert cells[1] == '–' and cells[4] == '–' and cells[6] == '≤ 1.5×'  # no baseline, no PyTorch column
     assert float(cells[2].split()[0]) > 0  # after: a real measurement
+    from ganlib import machine
+    assert 'Machine: {} ({} cores, '.format(machine.cpu_model(), os.cpu_count()) in text  # with its BLAS kernel
     runs = json.load(open(str(tmp_path / 'speed_runs.json')))
     assert runs['raw']['mog-plain']['after'][0]['median'] > 0
 
