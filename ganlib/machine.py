@@ -72,6 +72,10 @@ def describe():
     cupy = sys.modules.get('cupy')
     if cupy is not None:
         record['cupy'] = cupy.__version__
+        try:
+            record['gpu'] = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)['name'].decode()
+        except Exception:  # no device visible: the version is still worth recording
+            pass
     return record
 
 
@@ -79,5 +83,5 @@ def summary():
     """One line for a report: CPU, cores, OpenBLAS kernel, SIMD, Python and NumPy."""
     r = describe()
     blas = 'OpenBLAS {} kernels'.format(r['openblas']['core']) if r['openblas'] else 'BLAS not OpenBLAS'
-    return '{} ({} cores, {}, {}), Python {}, NumPy {}'.format(r['cpu'], r['cores'], blas, '/'.join(r['simd']) or 'no AVX',
-                                                              r['python'], r['numpy'])
+    return '{} ({} cores, {}, {}), Python {}, NumPy {}'.format(
+        r['cpu'], r['cores'], blas, '/'.join(r['simd']) or 'no AVX', r['python'], r['numpy'])
