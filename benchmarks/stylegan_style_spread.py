@@ -2,8 +2,12 @@
 """Where does a StyleGAN run's diversity go?  For every generator snapshot (gen_iter_N.npz) of a
 train_progressive.py --generator stylegan run: how different the w = f(z) of random z are (mean pairwise cosine,
 and std over z / |mean| per coordinate), how much each active layer's AdaIN scale y_s varies with z (std / |mean|),
-and how much the images vary with z (per-pixel std over z, averaged).  A mapping network that collapses shows in
-the w columns; a synthesis network that ignores its styles shows as style spread kept while the image std falls.
+how much the images vary with z (per-pixel std over z, averaged), and per active layer how much its feature maps'
+spatial pattern depends on z (the "pattern spread": each map standardised over its pixels, then its variance over z
+at each pixel, averaged; 0 when every z gives the same pattern, 1 when the patterns share nothing), all samples
+given the same noise images.  A mapping network that collapses shows in the w columns; a synthesis network that
+ignores its styles shows as style spread kept while the image std falls, and the pattern spread says from which
+layer on the styles stop changing the feature maps' layout.
 
   python benchmarks/stylegan_style_spread.py result/stylegan_mnist
 """
@@ -27,8 +31,37 @@ from ganlib.rng import RandomStream  # noqa: E402
 from models.stylegan import StyleGenerator  # noqa: E402
 
 
+class _LayerOutputs(chainer.LinkHook):
+    """Records the output of every StyleLayer a forward pass calls, in call order."""
+    name = 'LayerOutputs'
+
+    def __init__(self):
+        self.outputs = []
+
+    def forward_postprocess(self, args):
+        if type(args.link).__name__ == 'StyleLayer':
+            self.outputs.append(args.out.array)
+
+
+def pattern_spread(maps, eps=1e-8):
+    """Feature maps (N, C, H, W): each standardised over its pixels; their variance over N, averaged."""
+    flat = maps.reshape(maps.shape[0], maps.shape[1], -1)
+    flat = (flat - flat.mean(axis=2, keepdims=True)) / (flat.std(axis=2, keepdims=True) + eps)
+    return float(flat.var(axis=0).mean())
+
+
+def layer_patterns(gen, w):
+    """Pattern spread of each active layer's output, every sample given the same noise images."""
+    noise = [numpy.repeat(x, len(w), axis=0) for x in gen.noise_inputs(1, RandomStream(0))]
+    hook = _LayerOutputs()
+    with hook:
+        gen.synthesize([w] * gen.n_styles, noise)
+    return [pattern_spread(m) for m in hook.outputs]
+
+
 def spread(gen, n, seed):
-    """(mean pairwise cosine of w, mean std/|mean| of w, per-pixel image std over z, [style spread per layer])."""
+    """(mean pairwise cosine of w, mean std/|mean| of w, per-pixel image std over z, [style spread per layer],
+    [pattern spread per layer])."""
     z = gen.make_hidden(n, RandomStream(seed))
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         w = gen.map(z).array
@@ -40,7 +73,8 @@ def spread(gen, n, seed):
         for layer in gen.layers[:2 * (gen.stage + 1)]:
             scale = layer.affine(w).array[:, :layer.out_ch]
             styles.append(float(scale.std(axis=0).mean() / numpy.abs(scale.mean(axis=0)).mean()))
-    return cosine, relative, float(images.std(axis=0).mean()), styles
+        patterns = layer_patterns(gen, w)
+    return cosine, relative, float(images.std(axis=0).mean()), styles, patterns
 
 
 def main(argv=None):
@@ -61,20 +95,22 @@ def main(argv=None):
         raise cli.CleanExit('no gen_iter_*.npz snapshots in {}'.format(args.run))
     channels = 1 if config.get('dataset', 'mnist') == 'mnist' else 3
     rows = []
-    print('| iteration | stage (α) | w cosine | w std / mean | image std over z | style spread per layer |')
-    print('|---|---|---|---|---|---|')
+    print('| iteration | stage (α) | w cosine | w std / mean | image std over z | style spread per layer '
+          '| pattern spread per layer |')
+    print('|---|---|---|---|---|---|---|')
     for path in snapshots:
         iteration = int(re.search(r'gen_iter_(\d+)', path).group(1))
         gen = StyleGenerator(config['z_dim'], config['size'], channels, config['ch'], config['mapping_layers'],
-                             blur=config.get('blur', False))
+                             blur=config.get('blur', False), synthesis_input=config.get('synthesis_input', 'const'))
         chainer.serializers.load_npz(path, gen)
         stage, alpha, _ = schedule(iteration * config['batch_size'], config['phase_images'], gen.top)
         gen.set_stage(stage, alpha)
-        cosine, relative, image_std, styles = spread(gen, args.samples, args.seed)
+        cosine, relative, image_std, styles, patterns = spread(gen, args.samples, args.seed)
         rows.append(dict(iteration=iteration, stage=stage, alpha=alpha, w_cosine=cosine, w_relative_std=relative,
-                         image_std=image_std, style_spread=styles))
-        print('| {} | {} ({:.2f}) | {:.3f} | {:.3f} | {:.3f} | {} |'.format(
-            iteration, stage, alpha, cosine, relative, image_std, ' '.join('{:.2f}'.format(s) for s in styles)))
+                         image_std=image_std, style_spread=styles, pattern_spread=patterns))
+        print('| {} | {} ({:.2f}) | {:.3f} | {:.3f} | {:.3f} | {} | {} |'.format(
+            iteration, stage, alpha, cosine, relative, image_std, ' '.join('{:.2f}'.format(s) for s in styles),
+            ' '.join('{:.2f}'.format(s) for s in patterns)))
     return rows
 
 

@@ -34,6 +34,9 @@ RESUME_FREE = frozenset((
     'epochs', 'out', 'resume', 'quiet', 'device', 'communicator', 'data_dir', 'download', 'mirror', 'cache_dir',
     'eval_every', 'log_every', 'plot_every', 'sample_every', 'snapshot_every', 'eval_samples', 'plot_samples',
     'grid', 'score', 'score_samples', 'classifier_cache', 'truncation'))
+# Flags added after runs were made, with the value that trains as those runs did: a snapshot whose saved
+# configuration lacks one of them resumes when the flag has this value.
+ADDED_FLAG_DEFAULTS = {'synthesis_input': 'const'}
 CONFIG_KEY = 'extensions/RunConfig/config'
 DIVERGED_STATUS = 3
 
@@ -112,6 +115,7 @@ def check_resume(snapshot, config):
     old = saved_config(snapshot)
     if old is None:
         return
+    old = dict({k: v for k, v in ADDED_FLAG_DEFAULTS.items() if k in config}, **old)
     differ = sorted(k for k in set(old) | set(config) if k not in RESUME_FREE and old.get(k) != config.get(k))
     if differ:
         shown = ', '.join('--{} {} (snapshot: {})'.format(k.replace('_', '-'), _flag(config.get(k)), _flag(old.get(k)))

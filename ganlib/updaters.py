@@ -14,6 +14,17 @@ from ganlib.unrolled import WeightCache, substituted_params, unroll_discriminato
 UNROLL_MODES = ('first-order', 'second-order')
 
 
+def backward_to(loss, link):
+    """``loss.backward()`` for ``link``'s parameters only: ``chainer.grad`` walks just the paths from them to
+    ``loss``, so the other network's weight gradients (the generator step's discriminator gradients, cleared
+    right after, or the unrolled steps' θ_D gradients in second order) are never computed.  Each parameter's
+    gradient is the same backprop step's, on the same arrays, as ``loss.backward()`` would give; parameters
+    ``loss`` does not depend on keep ``grad`` None."""
+    params = list(link.params())
+    chainer.grad([loss], params, set_grad=True)
+
+
+
 class GANUpdater(training.updaters.StandardUpdater):
     """Alternating GAN update, optionally unrolled (Metz et al. 2017) and with feature matching.
 
@@ -191,7 +202,7 @@ class GANUpdater(training.updaters.StandardUpdater):
         x_fake = gen(self.sample_z(self.batch_size(x_real)))
         g_loss = self.g_loss(dis, x_fake, x_real)
         gen.cleargrads()
-        g_loss.backward()
+        backward_to(g_loss, gen)
         gen_opt.update()
         dis.cleargrads()
         if unrolled:
@@ -231,7 +242,7 @@ class GANUpdater(training.updaters.StandardUpdater):
         with substituted_params(dis, params_k):
             g_loss = self.g_loss(dis, x_fake, x_real)
         gen.cleargrads()
-        g_loss.backward()
+        backward_to(g_loss, gen)
         gen_opt.update()
         # D's own update: the ordinary optimizer step with the first unrolled step's gradient → θ_D^(1).
         dis.cleargrads()
@@ -300,7 +311,7 @@ class ConditionalGANUpdater(GANUpdater):
         y_fake = self.fake_labels(len(x_real))
         g_loss = self.loss.g_loss(dis(gen(self.sample_z(len(x_real)), y_fake), y_fake))
         gen.cleargrads()
-        g_loss.backward()
+        backward_to(g_loss, gen)
         gen_opt.update()
         dis.cleargrads()
         reporter.report({'loss': g_loss}, gen)

@@ -11,7 +11,10 @@ progressively with PGGAN's discriminator and schedule (the paper's own setup for
   onwards come from a second latent;
 * ``blur`` (App. C, the baseline's "bilinear up/downsampling"): the [1, 2, 1] binomial low-pass after each
   upsampling conv (off by default: nearest upsampling, as PGGAN);
-* truncation in W (§3.2): w' = w̄ + ψ (w − w̄), w̄ the running mean of w during training (decay 0.995).
+* truncation in W (§3.2): w' = w̄ + ψ (w − w̄), w̄ the running mean of w during training (decay 0.995);
+* ``synthesis_input='dense'``: configuration C of the paper's Table 1 instead of D/E/F: the traditional input
+  kept, a dense layer from the first layer's w to 4 × 4 features (PGGAN's, gain √2/4, as the paper's code) in
+  place of the learned constant.
 
 Layers: two per resolution (the constant's and one 3×3 conv at 4 × 4, two 3×3 convs at every other
 resolution), so ``n_styles`` = 2 · (stages).
@@ -24,8 +27,10 @@ import numpy
 
 from ganlib.rng import RandomStream
 from models.mlp import sample_z
-from models.progressive import (EqualizedConv2D, EqualizedLinear, _Growing, blur, leaky_relu, pixel_norm,
+from models.progressive import (HE_GAIN, EqualizedConv2D, EqualizedLinear, _Growing, blur, leaky_relu, pixel_norm,
                                 stage_channels, upsample)
+
+SYNTHESIS_INPUTS = ('const', 'dense')
 
 
 def adain(x, style_scale, style_bias, eps=1e-8):
@@ -80,10 +85,13 @@ class StyleGenerator(_Growing):
     """Mapping network + synthesis network, growing like ``ProgressiveGenerator`` (same stages, α and toRGB)."""
 
     def __init__(self, z_dim=128, size=32, channels=1, ch=64, n_mapping=8, w_dim=None, mixing=0.9,
-                 w_avg_decay=0.995, seed=0, rng=None, blur=False):
+                 w_avg_decay=0.995, seed=0, rng=None, blur=False, synthesis_input='const'):
         super().__init__(size)
         if n_mapping < 1:
             raise ValueError('the mapping network needs at least one layer, got {}'.format(n_mapping))
+        if synthesis_input not in SYNTHESIS_INPUTS:
+            raise ValueError('synthesis input must be one of {}, got {!r}'.format(SYNTHESIS_INPUTS, synthesis_input))
+        self.synthesis_input = synthesis_input
         self.z_dim, self.channels = z_dim, channels
         self.w_dim = w_dim or z_dim
         self.n_mapping, self.mixing, self.w_avg_decay = n_mapping, float(mixing), float(w_avg_decay)
@@ -96,7 +104,10 @@ class StyleGenerator(_Growing):
             self.mapping = chainer.ChainList(*[
                 EqualizedLinear(z_dim if i == 0 else self.w_dim, self.w_dim, lr_mul=0.01, rng=rng)
                 for i in range(n_mapping)])
-            self.const = chainer.Parameter(chainer.initializers.One(), (1, ch0, 4, 4))
+            if synthesis_input == 'const':
+                self.const = chainer.Parameter(chainer.initializers.One(), (1, ch0, 4, 4))
+            else:
+                self.input_dense = EqualizedLinear(self.w_dim, ch0 * 16, gain=HE_GAIN / 4, rng=rng)
             layers = [StyleLayer(ch0, ch0, self.w_dim, conv=False, rng=rng), StyleLayer(ch0, ch0, self.w_dim, rng=rng)]
             for s in range(1, self.top + 1):
                 layers += [StyleLayer(stage_channels(ch, s - 1), stage_channels(ch, s), self.w_dim, rng=rng, blur=blur),
@@ -105,6 +116,11 @@ class StyleGenerator(_Growing):
             self.to_rgb = chainer.ChainList(*[EqualizedConv2D(stage_channels(ch, s), channels, 1, gain=1.0, rng=rng)
                                               for s in range(self.top + 1)])
         self.add_persistent('w_avg', numpy.zeros(self.w_dim, numpy.float32))
+        self.ch0 = ch0
+
+    @property
+    def dtype(self):
+        return self.mapping[0].W.dtype
 
     def serialize(self, serializer):
         super().serialize(serializer)
@@ -112,7 +128,7 @@ class StyleGenerator(_Growing):
         self.mix_stream.serialize(serializer['mix_rng'])
 
     def make_hidden(self, n, rng, truncation=None):
-        return sample_z(n, self.z_dim, 'normal', rng, self.xp, self.const.dtype, truncation=truncation)
+        return sample_z(n, self.z_dim, 'normal', rng, self.xp, self.dtype, truncation=truncation)
 
     def map(self, z):
         """w = f(z)."""
@@ -128,13 +144,16 @@ class StyleGenerator(_Growing):
 
     def noise_inputs(self, n, stream):
         """The per-layer noise images, (N, 1, r, r) for the layers up to the current stage."""
-        return [stream.normal((n, 1, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2)), self.xp, self.const.dtype)
+        return [stream.normal((n, 1, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2)), self.xp, self.dtype)
                 for i in range(2 * (self.stage + 1))]
 
     def synthesize(self, ws, noise):
         """Images from per-layer styles ``ws`` (a list of (N, w_dim), one per layer) and noise images."""
         n = len(ws[0])
-        h = F.broadcast_to(self.const, (n,) + self.const.shape[1:])
+        if self.synthesis_input == 'const':
+            h = F.broadcast_to(self.const, (n,) + self.const.shape[1:])
+        else:  # Table 1 (C): 4 × 4 features from the first layer's w
+            h = F.reshape(self.input_dense(ws[0]), (n, self.ch0, 4, 4))
         previous = h
 
         def layer(i, h):

@@ -1,8 +1,9 @@
 """The speed issue's overhead cuts are Chainer's own arithmetic, bit for bit: models.fused_mlp.FusedMLP against
 F.linear / F.relu / F.leaky_relu, models.minibatch_discrimination.MinibatchFeatures against the composition of
-Chainer's functions, ganlib.losses.SoftplusMean against F.mean(F.softplus(±y)), ganlib.flat_adam
-against chainer.optimizers.Adam (values, gradients, gradient_check, double backprop, resume), and a whole
-mixture-of-Gaussians training with all three against one without them."""
+Chainer's functions, ganlib.losses.SoftplusMean against F.mean(F.softplus(±y)), models.fast_softplus against
+F.softplus, ganlib.flat_adam against chainer.optimizers.Adam (values, gradients, gradient_check, double backprop,
+resume), ganlib.updaters.backward_to against loss.backward(), and a whole mixture-of-Gaussians training with
+the cuts against one without them."""
 import chainer
 import chainer.functions as F
 import chainer.links as L
@@ -14,6 +15,8 @@ from ganlib.flat_adam import FlatAdam
 from ganlib.losses import SoftplusMean, softplus_mean
 from ganlib.regularizers import add_spectral_norm
 from models import MLPDiscriminator, MLPGenerator
+from ganlib.updaters import backward_to
+from models.fast_softplus import InPlaceSoftplus, softplus as fast_softplus
 from models.fused_mlp import FusedMLP, fusable, fused_mlp
 from models.minibatch_discrimination import MinibatchDiscrimination, MinibatchFeatures
 from tests.helpers import adam_state, assert_same_adam, assert_same_params, params
@@ -268,3 +271,76 @@ def test_mog_training_with_the_cuts_equals_training_without(monkeypatch):
         assert_same_params(a[0], b[0])
         assert_same_params(a[1], b[1])
         assert_same_adam(a[2], b[2])
+
+
+def _softplus_values():
+    rng = numpy.random.RandomState(5)
+    edges = [0.0, -0.0, 1e-30, -1e-30, 20.0, -20.0, 88.0, -88.0, 100.0, -100.0, 1e4, -1e4]
+    return numpy.concatenate([rng.standard_normal(97) * 10, edges])
+
+
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+@pytest.mark.parametrize('layout', ['contiguous', 'strided', 'scalar'])
+def test_in_place_softplus_equals_chainer_bit_for_bit(dtype, layout):
+    values = _softplus_values().astype(dtype)
+    if layout == 'contiguous':
+        x = values[:108].reshape(12, 9)
+    elif layout == 'strided':
+        x = values[:108].reshape(9, 12).T[::2]  # non-contiguous
+    else:
+        x = numpy.asarray(values[3])  # 0-d
+    gy = numpy.random.RandomState(6).standard_normal(x.shape).astype(dtype)
+    got = []
+    for fn in (fast_softplus, F.softplus):
+        v = chainer.Variable(x.copy())
+        y = fn(v)
+        y.grad = gy.copy()
+        y.backward()
+        got.append((y.array, v.grad))
+    assert isinstance(fast_softplus(chainer.Variable(x)).creator, InPlaceSoftplus) == (x.ndim > 0)
+    assert got[0][0].dtype == dtype and got[0][0].shape == x.shape
+    numpy.testing.assert_array_equal(got[0][0], got[1][0])
+    numpy.testing.assert_array_equal(got[0][1], got[1][1])
+    assert numpy.all(numpy.isfinite(got[0][0])) and numpy.all(got[0][0] >= 0)
+
+
+def test_in_place_softplus_gradient_check_and_double_backward():
+    rng = numpy.random.RandomState(7)
+    x = rng.standard_normal((3, 4)) * 3
+    gradient_check.check_backward(fast_softplus, x, rng.standard_normal((3, 4)), dtype=numpy.float64,
+                                  atol=1e-6, rtol=1e-5)
+    gradient_check.check_double_backward(fast_softplus, x, rng.standard_normal((3, 4)),
+                                         rng.standard_normal((3, 4)), dtype=numpy.float64, atol=1e-6, rtol=1e-5)
+    numpy.testing.assert_allclose(fast_softplus(x).array, numpy.logaddexp(0, x), rtol=1e-12)  # log(1 + e^x)
+
+
+def test_backward_to_gives_backwards_gradients_and_skips_the_other_network():
+    """The generator step's gradients by ``backward_to(loss, gen)`` equal ``loss.backward()``'s bit for bit,
+    also for a parameter used twice (StyleGAN's mapping net under style mixing), and D's stay None."""
+    rng = numpy.random.RandomState(8)
+    head = chainer.Sequential(L.Linear(3, 6, initialW=rng.standard_normal((6, 3))), F.relu,
+                              L.Linear(6, 2, initialW=rng.standard_normal((2, 6))))
+    dis = chainer.Sequential(L.Linear(2, 5, initialW=rng.standard_normal((5, 2))), fast_softplus,
+                             L.Linear(5, 1, initialW=rng.standard_normal((1, 5))))
+    z1, z2 = (rng.standard_normal((4, 3)).astype(numpy.float32) for _ in range(2))
+    gen = chainer.ChainList(head, L.Linear(2, 2))  # /1/: generator parameters the loss does not reach
+
+    def loss():  # head's parameters used twice
+        return F.sum(F.softplus(-dis(head(z1)))) + F.mean(dis(head(z2)) ** 2)
+    results = []
+    for mode in ('backward', 'backward_to'):
+        gen.cleargrads()
+        dis.cleargrads()
+        if mode == 'backward':
+            loss().backward()
+        else:
+            backward_to(loss(), gen)
+        results.append({name: None if p.grad is None else p.grad.copy() for name, p in gen.namedparams()})
+        if mode == 'backward_to':
+            assert all(p.grad is None for p in dis.params())
+    assert results[0].keys() == results[1].keys()
+    for name in results[0]:
+        if name.startswith('/1/'):
+            assert results[0][name] is None and results[1][name] is None
+        else:
+            numpy.testing.assert_array_equal(results[0][name], results[1][name])

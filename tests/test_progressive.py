@@ -345,12 +345,47 @@ def test_style_generator_fades_in_like_pggan():
     numpy.testing.assert_allclose(out, 0.75 * old + 0.25 * new, rtol=1e-5, atol=1e-6)
 
 
+def test_dense_synthesis_input_is_pggans_dense_layer_of_the_first_layers_w():
+    """--synthesis-input dense (StyleGAN Table 1, C): no constant; the 4 × 4 input is EqualizedLinear(w_0) with gain
+    √2/4, reshaped, then layer 0's noise, bias, LReLU and AdaIN; it follows w_0 and not the later styles."""
+    gen = StyleGenerator(6, 16, 1, 8, 2, seed=3, rng=numpy.random.RandomState(8), synthesis_input='dense')
+    assert not hasattr(gen, 'const') and gen.input_dense.scale == pytest.approx(math.sqrt(2) / 4 / math.sqrt(6))
+    gen.set_stage(0, 1.0)
+    rng = numpy.random.RandomState(4)
+    w0, w1, w0b = (rng.randn(2, 6).astype(numpy.float32) for _ in range(3))
+    noise = gen.noise_inputs(2, RandomStream(5))
+    dense = (w0 @ (gen.input_dense.W.array * gen.input_dense.scale).T).reshape(2, 8, 4, 4)
+    expected = gen.to_rgb[0](gen.layers[1](gen.layers[0](dense, w0, noise[0]), w1, noise[1])).array
+    got = gen.synthesize([w0, w1] + [w1] * (gen.n_styles - 2), noise).array
+    numpy.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    other = gen.synthesize([w0b, w1] + [w1] * (gen.n_styles - 2), noise).array
+    assert numpy.abs(other - got).max() > 1e-3  # the input follows w_0
+    with pytest.raises(ValueError, match='synthesis input'):
+        StyleGenerator(6, 16, 1, 8, 2, synthesis_input='learned')
+
+
+def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_constant(tmp_path):
+    """Older StyleGAN runs' args.json has no synthesis_input: --resume takes them as --synthesis-input const."""
+    from ganlib import cli
+    from ganlib.run import check_resume
+    snapshot = tmp_path / 'snapshot_iter_5'
+    with open(str(snapshot), 'wb') as f:
+        numpy.savez(f, x=numpy.zeros(1))  # a snapshot without RunConfig's copy: args.json beside it is read
+    old = {'generator': 'stylegan', 'lr': 3e-4}
+    (tmp_path / 'args.json').write_text(json.dumps(old))
+    check_resume(str(snapshot), dict(old, synthesis_input='const'))
+    with pytest.raises(cli.CleanExit, match='--synthesis-input dense .snapshot: const.'):
+        check_resume(str(snapshot), dict(old, synthesis_input='dense'))
+    check_resume(str(snapshot), {'generator': 'stylegan', 'lr': 3e-4})  # other scripts never had the flag
+
+
 def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'mnist'))
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
-    style = ['--generator', 'stylegan', '--mapping-layers', '2', '--blur']
+    style = ['--generator', 'stylegan', '--mapping-layers', '2', '--blur', '--synthesis-input', 'dense']
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', a])
-    assert json.load(open(os.path.join(a, 'args.json')))['blur'] is True
+    saved = json.load(open(os.path.join(a, 'args.json')))
+    assert saved['blur'] is True and saved['synthesis_input'] == 'dense'
     for name in ('style_mixing.png', 'noise_variation.png', 'samples/phase_4_16px.png'):
         assert os.path.isfile(os.path.join(a, name)), name
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', b, '--resume',
@@ -390,7 +425,13 @@ def test_style_spread_diagnostic_reads_every_generator_snapshot(tmp_path):
     # 8 images per iteration, phases of 24: 40 images = stage 1 fading in (16/24), 80 = stage 2 fading in (8/24)
     assert [(r['stage'], r['alpha']) for r in rows] == [(1, pytest.approx(2 / 3)), (2, pytest.approx(1 / 3)),
                                                        (2, 1.0)]
-    assert all(len(r['style_spread']) == 2 * (r['stage'] + 1) for r in rows)
+    assert all(len(r['style_spread']) == 2 * (r['stage'] + 1) == len(r['pattern_spread']) for r in rows)
+    assert all(0.0 <= v <= 1.0 + 1e-6 for r in rows for v in r['pattern_spread'])
+    pattern = numpy.random.RandomState(2).randn(1, 3, 4, 4)
+    same = numpy.repeat(pattern * 2.0 + 1.0, 6, axis=0) * numpy.arange(1, 7)[:, None, None, None]  # scaled copies
+    assert stylegan_style_spread.pattern_spread(same) == pytest.approx(0.0, abs=1e-9)
+    flipped = numpy.concatenate([pattern, -pattern])  # z-mean pattern flat: the whole variance is between samples
+    assert stylegan_style_spread.pattern_spread(flipped) == pytest.approx(1.0, rel=1e-6)
     assert all(-1.0 <= r['w_cosine'] <= 1.0 and r['image_std'] > 0 for r in rows)
     pg = str(tmp_path / 'pg')
     train_progressive.main(TINY + ['--data-dir', data, '--out', pg])
