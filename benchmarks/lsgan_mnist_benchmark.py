@@ -10,6 +10,9 @@ flags; finished runs (their metrics.json exists) are reused.
 
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2 --no-run   # tabulate only
+  python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --variants lsgan-nobn lsgan-bn --seeds 0 1 \
+      --batch-size 128 --epochs 20 --full-epochs --runs-dir result/lsgan_full --report results/lsgan_mnist_full.md
+      # the preset's own length: 20 passes over the digits at batch 128
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --variants improved-dcgan improved-fm \
       improved-md improved-fm-md --seeds 0 1 2 --report results/improved_gan_mnist.md
 """
@@ -56,10 +59,11 @@ PRESET_TEXT = {
 def train_command(variant, seed, args, out):
     cmd = [sys.executable, os.path.join(ROOT, 'train_anime.py'), '--dataset', 'mnist', '--data-dir', args.data_dir,
            '--size', '32', '--preset', VARIANTS[variant][1], '--g-ch', str(args.g_ch), '--d-ch', str(args.d_ch),
-           '--batch-size', str(args.batch_size), '--epochs', str(args.epochs),
-           '--iterations-per-epoch', str(args.iterations_per_epoch), '--score-samples', str(args.score_samples),
-           '--log-every', str(math.gcd(10, args.iterations_per_epoch)),  # a log entry at every epoch's end
-           '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + VARIANTS[variant][2]
+           '--batch-size', str(args.batch_size), '--epochs', str(args.epochs)] + \
+        ([] if args.full_epochs else ['--iterations-per-epoch', str(args.iterations_per_epoch)]) + \
+        ['--score-samples', str(args.score_samples),
+         '--log-every', str(10 if args.full_epochs else math.gcd(10, args.iterations_per_epoch)),
+         '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + VARIANTS[variant][2]
     if args.classifier_cache:
         cmd += ['--classifier-cache', args.classifier_cache]
     return cmd
@@ -71,7 +75,8 @@ def read_run(out):
         return None
     scored = [e for e in json.load(open(os.path.join(out, 'log'))) if 'eval/fid' in e]
     metrics = json.load(open(os.path.join(out, 'metrics.json')))
-    per_epoch = json.load(open(os.path.join(out, 'args.json')))['iterations_per_epoch']
+    per_epoch = json.load(open(os.path.join(out, 'args.json')))['iterations_per_epoch'] or \
+        metrics['iterations'] // metrics['epochs']  # full epochs: one pass over the images each
     return dict(epochs=[e['epoch'] for e in scored], at_iteration=[e['epoch'] * per_epoch for e in scored], fid=[e['eval/fid'] for e in scored],
                 inception_score=[e['eval/inception_score'] for e in scored],
                 classes=[e['eval/classes_captured'] for e in scored], wall_time_s=metrics['wall_time_s'],
@@ -108,6 +113,9 @@ def main(argv=None):
     p.add_argument('--seeds', nargs='+', type=cli.nonnegative_int, default=[0])
     p.add_argument('--epochs', type=cli.positive_int, default=10)
     p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=100)
+    p.add_argument('--full-epochs', action='store_true',
+                   help='epochs of one pass over the digits (images // batch size), as the preset, instead of '
+                        '--iterations-per-epoch')
     p.add_argument('--g-ch', type=cli.positive_int, default=256, help="G's first feature maps (the preset: 256)")
     p.add_argument('--d-ch', type=cli.positive_int, default=32, help="D's first feature maps (the preset: 32)")
     p.add_argument('--batch-size', type=cli.positive_int, default=64, help='(the preset: 128)')
@@ -161,11 +169,14 @@ def main(argv=None):
               'each'.format(total / 60, args.jobs) if total is not None else 'tabulating finished runs only') + \
         "; the runs' own wall times sum to {:.1f} min".format(
             sum(r['wall_time_s'] for results in runs.values() for r in results) / 60)
+    its, per_epoch = args.epochs * args.iterations_per_epoch, args.iterations_per_epoch
+    if args.full_epochs:
+        its = max(r['iterations'] for results in runs.values() for r in results)
+        per_epoch = '{} (one pass over the digits)'.format(its // args.epochs)
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]).replace(args.data_dir, 'MNIST_DIR'),
         header=header, rows='\n'.join(rows), example=example, figure=os.path.basename(figure),
-        pictures=' '.join(pictures), its=args.epochs * args.iterations_per_epoch, epochs=args.epochs,
-        per_epoch=args.iterations_per_epoch, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
+        pictures=' '.join(pictures), its=its, epochs=args.epochs, per_epoch=per_epoch, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
         samples=args.score_samples,
         presets='\n'.join('- `--preset {}`: {}'.format(k, t) for k, t in PRESET_TEXT.items()
                           if any(VARIANTS[v][1] == k for v in runs)),

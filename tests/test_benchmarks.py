@@ -172,6 +172,28 @@ def test_lsgan_mnist_benchmark_tiny(tmp_path):
     assert os.path.getmtime(metrics) == before
 
 
+def test_lsgan_mnist_benchmark_full_epochs(tmp_path):
+    """--full-epochs: no --iterations-per-epoch, an epoch is a pass over the digits, and the table and curves say
+    how many iterations that was."""
+    from benchmarks import lsgan_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'full.md')
+    lsgan_mnist_benchmark.main(['--data-dir', data, '--variants', 'lsgan-bn', '--seeds', '0', '--epochs', '2',
+                                '--full-epochs', '--g-ch', '16', '--d-ch', '2', '--batch-size', '16',
+                                '--score-samples', '20', '--classifier-cache', str(tmp_path / 'cache'), '--jobs', '1',
+                                '--runs-dir', str(tmp_path / 'runs'), '--report', report])
+    run = str(tmp_path / 'runs' / 'lsgan-bn_s0')
+    assert json.load(open(os.path.join(run, 'args.json')))['iterations_per_epoch'] is None
+    metrics = json.load(open(os.path.join(run, 'metrics.json')))
+    per_epoch = metrics['images'] // 16
+    assert metrics['iterations'] == 2 * per_epoch
+    runs = json.load(open(str(tmp_path / 'full_runs.json')))
+    assert runs['lsgan-bn'][0]['at_iteration'] == [per_epoch, 2 * per_epoch]
+    text = open(report).read()
+    assert '2 epochs × {} (one pass over the digits) generator iterations = {} iterations'.format(
+        per_epoch, 2 * per_epoch) in text and '--iterations-per-epoch' not in text
+
+
 def test_lsgan_mnist_benchmark_improved_gan_variants(tmp_path):
     """The Improved-GAN post's four variants and the LSGAN post's WGAN run with their own preset's settings."""
     from benchmarks import lsgan_mnist_benchmark
