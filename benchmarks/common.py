@@ -34,7 +34,10 @@ def run_jobs(jobs, n_jobs):
 
 
 def mean_std(values, fmt):
+    """'mean ± std' over seeds; a single value alone (it has no spread to show)."""
     values = numpy.asarray(values, dtype=float)
+    if values.size == 1:
+        return fmt.format(values[0])
     return (fmt + ' ± ' + fmt).format(values.mean(), values.std())
 
 

@@ -172,6 +172,12 @@ def test_lsgan_mnist_benchmark_tiny(tmp_path):
     assert os.path.getmtime(metrics) == before
 
 
+def test_mean_std_shows_no_spread_for_one_seed():
+    from benchmarks.common import mean_std
+    assert mean_std([3.0, 5.0], '{:.1f}') == '4.0 ± 1.0'
+    assert mean_std([919.4], '{:.0f}') == '919'
+
+
 def test_lsgan_mnist_benchmark_full_epochs(tmp_path):
     """--full-epochs: no --iterations-per-epoch, an epoch is a pass over the digits, and the table and curves say
     how many iterations that was."""
