@@ -233,6 +233,7 @@ def test_train_progressive_writes_phase_grids_and_resumes_exactly_mid_fade(tmp_p
     (['--size', '24'], 'power of two'),
     (['--batch-size', '6'], 'multiple of --group-size'),
     (['--phase-images', '0'], 'positive integer'),
+    (['--generator', 'stylegan', '--synthesis-input', 'learned'], "invalid choice: 'learned'"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_progressive.py'), '--data-dir', str(tmp_path)] +
