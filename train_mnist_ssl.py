@@ -229,7 +229,8 @@ def main(argv=None):
         return None
     result = dict(validation_accuracy=accuracy(dis, data['x_val'], data['y_val']),
                   test_accuracy=accuracy(dis, data['x_test'], data['y_test']),
-                  iterations=updater.iteration, wall_time_s=round(wall, 2), split=data['split'], config=config)
+                  iterations=updater.iteration, wall_time_s=round(wall, 2), resumed_from=args.resume, split=data['split'],
+                  config=config)
     result['test_errors'] = int(round((1 - result['test_accuracy']) * len(data['y_test'])))
     if average:
         result.update(validation_accuracy_averaged=accuracy(average.average, data['x_val'], data['y_val']),

@@ -39,9 +39,9 @@ from ganlib.flat_adam import FlatAdam
 from ganlib.losses import StandardGANLoss, WassersteinLoss
 from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
-from models.stylegan import SYNTHESIS_INPUTS, StyleGenerator
+from models.stylegan import STYLE_NORMS, SYNTHESIS_INPUTS, StyleGenerator
 
-KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'style_mixing', 'synthesis_input', 'blur', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
+KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'style_mixing', 'synthesis_input', 'style_norm', 'blur', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
                 'loss', 'gradient_penalty', 'drift')
 
 
@@ -73,6 +73,9 @@ def parse_args(argv=None):
     a('--synthesis-input', choices=SYNTHESIS_INPUTS, default='const',
       help="StyleGAN's 4 x 4 input: const, the learned constant (the paper's configurations D-F; default), or "
            "dense, PGGAN's dense layer fed the first layer's w (configuration C of its Table 1)")
+    a('--style-norm', choices=STYLE_NORMS, default='adain',
+      help="how StyleGAN's styles act: adain, instance norm then the style's scale and bias (the paper; default), "
+           "or demod, StyleGAN2's modulated convolutions with weight demodulation (an ablation)")
     a('--blur', action='store_true',
       help="StyleGAN's resampling (App. C): a [1, 2, 1] binomial low-pass after every upsampling conv in G and "
            "before every downsampling conv in D, with either generator (default off: PGGAN's nearest / box)")
@@ -139,7 +142,7 @@ def build(args, images, device):
     if args.generator == 'stylegan':
         gen = StyleGenerator(args.z_dim, args.size, images.shape[1], args.ch, args.mapping_layers,
                              mixing=args.style_mixing, seed=args.seed + 6, rng=rng, blur=args.blur,
-                             synthesis_input=args.synthesis_input)
+                             synthesis_input=args.synthesis_input, style_norm=args.style_norm)
     else:
         gen = ProgressiveGenerator(args.z_dim, args.size, images.shape[1], args.ch, rng=rng, blur=args.blur)
     dis = ProgressiveDiscriminator(args.size, images.shape[1], args.ch, args.group_size, rng=rng, blur=args.blur)

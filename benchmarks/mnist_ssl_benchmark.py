@@ -2,7 +2,8 @@
 """Semi-supervised MNIST benchmark: models × label counts × (plain, unrolled) × seeds → results/mnist_ssl.md
 (× unlabelled-digit counts with --max-unlabeled N …).
 
-Needs the IDX files: --data-dir (default ../shared/data/mnist).  Finished runs are skipped.  Also draws the
+Needs the IDX files: --data-dir (default ../shared/data/mnist).  Finished runs are skipped; every run snapshots
+each eighth of its epochs, and an interrupted one resumes from its last snapshot.  Also draws the
 validation-accuracy curves (mean over seeds) of every row on one figure per label count.
 
   python benchmarks/mnist_ssl_benchmark.py --epochs 6 --labels 10 20 100 --seeds 0 1 2
@@ -21,7 +22,7 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import display_command, mean_std, run_jobs, write_report  # noqa: E402
+from benchmarks.common import display_command, mean_std, resume_flags, run_jobs, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 
 
@@ -40,8 +41,9 @@ def runs_dir_for(args, max_unlabeled):
 def command(model, labels, k, seed, args, out, max_unlabeled=None):
     return [sys.executable, os.path.join(ROOT, 'train_mnist_ssl.py'), '--data-dir', args.data_dir, '--model', model,
             '--labels', str(labels), '--unroll', str(k), '--seed', str(seed), '--epochs', str(args.epochs),
-            '--iterations-per-epoch', str(args.iterations_per_epoch), '--snapshot-every', str(args.epochs),
-            '--eval-every', str(args.eval_every), '--quiet', '--out', out] + \
+            '--iterations-per-epoch', str(args.iterations_per_epoch),
+            '--snapshot-every', str(max(1, args.epochs // 8)),
+            '--eval-every', str(args.eval_every), '--quiet', '--out', out] + resume_flags(out) + \
         (['--eval-average', str(args.eval_average)] if args.eval_average else []) + (['--score'] if args.score else []) + \
         (['--lr-schedule', args.lr_schedule] if args.lr_schedule else []) + \
         (['--max-unlabeled', str(max_unlabeled)] if max_unlabeled else []) + \

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Where does a StyleGAN run's diversity go?  For every generator snapshot (gen_iter_N.npz) of a
 train_progressive.py --generator stylegan run: how different the w = f(z) of random z are (mean pairwise cosine,
-and std over z / |mean| per coordinate), how much each active layer's AdaIN scale y_s varies with z (std / |mean|),
-how much the images vary with z (per-pixel std over z, averaged), and per active layer how much its feature maps'
+and std over z / |mean| per coordinate), how much each active layer's style scale (AdaIN's y_s, or the
+modulation s with --style-norm demod; "–" for a layer without one) varies with z (std / |mean|), how much the
+images vary with z (per-pixel std over z, averaged), and per active layer how much its feature maps'
 spatial pattern depends on z (the "pattern spread": each map standardised over its pixels, then its variance over z
 at each pixel, averaged; 0 when every z gives the same pattern, 1 when the patterns share nothing), all samples
 given the same noise images.  A mapping network that collapses shows in the w columns; a synthesis network that
@@ -71,8 +72,9 @@ def spread(gen, n, seed):
         images = gen(z).array.reshape(n, -1)
         styles = []
         for layer in gen.layers[:2 * (gen.stage + 1)]:
-            scale = layer.affine(w).array[:, :layer.out_ch]
-            styles.append(float(scale.std(axis=0).mean() / numpy.abs(scale.mean(axis=0)).mean()))
+            scale = layer.style_scale(w)
+            styles.append(None if scale is None else
+                          float(scale.array.std(axis=0).mean() / numpy.abs(scale.array.mean(axis=0)).mean()))
         patterns = layer_patterns(gen, w)
     return cosine, relative, float(images.std(axis=0).mean()), styles, patterns
 
@@ -101,7 +103,8 @@ def main(argv=None):
     for path in snapshots:
         iteration = int(re.search(r'gen_iter_(\d+)', path).group(1))
         gen = StyleGenerator(config['z_dim'], config['size'], channels, config['ch'], config['mapping_layers'],
-                             blur=config.get('blur', False), synthesis_input=config.get('synthesis_input', 'const'))
+                             blur=config.get('blur', False), synthesis_input=config.get('synthesis_input', 'const'),
+                             style_norm=config.get('style_norm', 'adain'))
         chainer.serializers.load_npz(path, gen)
         stage, alpha, _ = schedule(iteration * config['batch_size'], config['phase_images'], gen.top)
         gen.set_stage(stage, alpha)
@@ -109,7 +112,7 @@ def main(argv=None):
         rows.append(dict(iteration=iteration, stage=stage, alpha=alpha, w_cosine=cosine, w_relative_std=relative,
                          image_std=image_std, style_spread=styles, pattern_spread=patterns))
         print('| {} | {} ({:.2f}) | {:.3f} | {:.3f} | {:.3f} | {} | {} |'.format(
-            iteration, stage, alpha, cosine, relative, image_std, ' '.join('{:.2f}'.format(s) for s in styles),
+            iteration, stage, alpha, cosine, relative, image_std, ' '.join('–' if s is None else '{:.2f}'.format(s) for s in styles),
             ' '.join('{:.2f}'.format(s) for s in patterns)))
     return rows
 

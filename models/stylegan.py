@@ -14,7 +14,12 @@ progressively with PGGAN's discriminator and schedule (the paper's own setup for
 * truncation in W (§3.2): w' = w̄ + ψ (w − w̄), w̄ the running mean of w during training (decay 0.995);
 * ``synthesis_input='dense'``: configuration C of the paper's Table 1 instead of D/E/F: the traditional input
   kept, a dense layer from the first layer's w to 4 × 4 features (PGGAN's, gain √2/4, as the paper's code) in
-  place of the learned constant.
+  place of the learned constant;
+* ``style_norm='demod'``: an ablation of AdaIN's instance normalisation with StyleGAN2's weight demodulation
+  (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN", §2.2): each conv layer's style
+  scales its input channels and its output is divided by the expected standard deviation instead of each map's
+  measured one; the LReLU gets StyleGAN2's gain √2; the 4 × 4 input layer has no conv and no style; toRGB stays unmodulated (StyleGAN2 modulates it
+  too).  Everything else (mapping, noise, mixing, growing) is StyleGAN's.
 
 Layers: two per resolution (the constant's and one 3×3 conv at 4 × 4, two 3×3 convs at every other
 resolution), so ``n_styles`` = 2 · (stages).
@@ -27,10 +32,11 @@ import numpy
 
 from ganlib.rng import RandomStream
 from models.mlp import sample_z
-from models.progressive import (HE_GAIN, EqualizedConv2D, EqualizedLinear, _Growing, blur, leaky_relu, pixel_norm,
-                                stage_channels, upsample)
+from models.progressive import (HE_GAIN, EqualizedConv2D, EqualizedLinear, _convolution, _Growing, blur, leaky_relu,
+                                pixel_norm, stage_channels, upsample)
 
 SYNTHESIS_INPUTS = ('const', 'dense')
+STYLE_NORMS = ('adain', 'demod')
 
 
 def adain(x, style_scale, style_bias, eps=1e-8):
@@ -43,6 +49,21 @@ def adain(x, style_scale, style_bias, eps=1e-8):
     normed = centred * F.broadcast_to(inv_std, x.shape)
     return normed * F.broadcast_to(F.reshape(style_scale, (n, c, 1, 1)), x.shape) + \
         F.broadcast_to(F.reshape(style_bias, (n, c, 1, 1)), x.shape)
+
+
+def modulated_conv(x, conv, style, eps=1e-8):
+    """StyleGAN2's modulated convolution with demodulation (Karras et al. 2020, §2.2, Eqs. 1 and 3) for an
+    ``EqualizedConv2D`` ``conv`` with effective weights w = c·W: sample n uses w'_{oikl} = s_{n,i} w_{oikl}
+    (Eq. 1) divided by σ_{n,o} = √(Σ_{i,k,l} w'_{oikl}² + ε) (Eq. 3).  Computed as the paper's code's non-fused
+    form, which gives the same result: the input channels scaled by s (N, C_in), the shared convolution, each
+    output map divided by σ; then the conv's bias."""
+    n = len(style)
+    weight = conv.W * conv.scale
+    h = _convolution(x * F.broadcast_to(F.reshape(style, (n, -1, 1, 1)), x.shape), weight, None, conv.pad)
+    energy = F.sum(F.square(weight), axis=(2, 3))                                   # (C_out, C_in)
+    inv_sigma = F.rsqrt(F.matmul(F.square(style), energy, transb=True) + eps)     # (N, C_out)
+    h = h * F.broadcast_to(F.reshape(inv_sigma, (n, -1, 1, 1)), h.shape)
+    return h + F.broadcast_to(F.reshape(conv.b, (1, -1, 1, 1)), h.shape)
 
 
 class NoiseInjection(chainer.Link):
@@ -58,25 +79,42 @@ class NoiseInjection(chainer.Link):
 
 
 class StyleLayer(chainer.Chain):
-    """(conv (→ blur) →) noise → bias → LReLU → AdaIN with the style A(w)."""
+    """adain: (conv (→ blur) →) noise → bias → LReLU → AdaIN with the style A(w);
+    demod: (modulated conv with the style A(w) (→ blur) →) noise → bias → √2 · LReLU."""
 
-    def __init__(self, in_ch, out_ch, w_dim, conv=True, rng=None, blur=False):
+    def __init__(self, in_ch, out_ch, w_dim, conv=True, rng=None, blur=False, style_norm='adain'):
         super().__init__()
-        self.out_ch, self.blur = out_ch, blur
+        if style_norm not in STYLE_NORMS:
+            raise ValueError('style norm must be one of {}, got {!r}'.format(STYLE_NORMS, style_norm))
+        self.out_ch, self.blur, self.style_norm = out_ch, blur, style_norm
         with self.init_scope():
             self.conv = EqualizedConv2D(in_ch, out_ch, 3, rng=rng) if conv else None
             self.noise = NoiseInjection(out_ch)
             self.bias = chainer.Parameter(chainer.initializers.Zero(), (out_ch,))
-            self.affine = EqualizedLinear(w_dim, 2 * out_ch, gain=1.0, rng=rng)  # A: (y_s, y_b)
-            self.affine.b.array[:out_ch] = 1.0  # style scales start at 1
+            if style_norm == 'adain':
+                self.affine = EqualizedLinear(w_dim, 2 * out_ch, gain=1.0, rng=rng)  # A: (y_s, y_b)
+                self.affine.b.array[:out_ch] = 1.0  # style scales start at 1
+            elif conv:
+                self.affine = EqualizedLinear(w_dim, in_ch, gain=1.0, bias_init=1.0, rng=rng)  # A: s, starts at 1
+            else:
+                self.affine = None
+
+    def style_scale(self, w):
+        """The (N, C) scales this layer's style applies: AdaIN's y_s, or the modulation s; None without a style."""
+        if self.affine is None:
+            return None
+        style = self.affine(w)
+        return style[:, :self.out_ch] if self.style_norm == 'adain' else style
 
     def forward(self, h, w, noise):
         if self.conv is not None:
-            h = self.conv(h)
+            h = self.conv(h) if self.style_norm == 'adain' else modulated_conv(h, self.conv, self.affine(w))
         if self.blur:
             h = blur(h)
         h = self.noise(h, noise)
         h = leaky_relu(h + F.broadcast_to(F.reshape(self.bias, (1, -1, 1, 1)), h.shape))
+        if self.style_norm == 'demod':
+            return h * HE_GAIN  # StyleGAN2's LReLU gain √2: demodulation removes the weights' He constant
         style = self.affine(w)
         return adain(h, style[:, :self.out_ch], style[:, self.out_ch:])
 
@@ -85,13 +123,15 @@ class StyleGenerator(_Growing):
     """Mapping network + synthesis network, growing like ``ProgressiveGenerator`` (same stages, α and toRGB)."""
 
     def __init__(self, z_dim=128, size=32, channels=1, ch=64, n_mapping=8, w_dim=None, mixing=0.9,
-                 w_avg_decay=0.995, seed=0, rng=None, blur=False, synthesis_input='const'):
+                 w_avg_decay=0.995, seed=0, rng=None, blur=False, synthesis_input='const', style_norm='adain'):
         super().__init__(size)
         if n_mapping < 1:
             raise ValueError('the mapping network needs at least one layer, got {}'.format(n_mapping))
         if synthesis_input not in SYNTHESIS_INPUTS:
             raise ValueError('synthesis input must be one of {}, got {!r}'.format(SYNTHESIS_INPUTS, synthesis_input))
-        self.synthesis_input = synthesis_input
+        if style_norm not in STYLE_NORMS:
+            raise ValueError('style norm must be one of {}, got {!r}'.format(STYLE_NORMS, style_norm))
+        self.synthesis_input, self.style_norm = synthesis_input, style_norm
         self.z_dim, self.channels = z_dim, channels
         self.w_dim = w_dim or z_dim
         self.n_mapping, self.mixing, self.w_avg_decay = n_mapping, float(mixing), float(w_avg_decay)
@@ -108,10 +148,11 @@ class StyleGenerator(_Growing):
                 self.const = chainer.Parameter(chainer.initializers.One(), (1, ch0, 4, 4))
             else:
                 self.input_dense = EqualizedLinear(self.w_dim, ch0 * 16, gain=HE_GAIN / 4, rng=rng)
-            layers = [StyleLayer(ch0, ch0, self.w_dim, conv=False, rng=rng), StyleLayer(ch0, ch0, self.w_dim, rng=rng)]
+            kw = dict(rng=rng, style_norm=style_norm)
+            layers = [StyleLayer(ch0, ch0, self.w_dim, conv=False, **kw), StyleLayer(ch0, ch0, self.w_dim, **kw)]
             for s in range(1, self.top + 1):
-                layers += [StyleLayer(stage_channels(ch, s - 1), stage_channels(ch, s), self.w_dim, rng=rng, blur=blur),
-                           StyleLayer(stage_channels(ch, s), stage_channels(ch, s), self.w_dim, rng=rng)]
+                layers += [StyleLayer(stage_channels(ch, s - 1), stage_channels(ch, s), self.w_dim, blur=blur, **kw),
+                           StyleLayer(stage_channels(ch, s), stage_channels(ch, s), self.w_dim, **kw)]
             self.layers = chainer.ChainList(*layers)
             self.to_rgb = chainer.ChainList(*[EqualizedConv2D(stage_channels(ch, s), channels, 1, gain=1.0, rng=rng)
                                               for s in range(self.top + 1)])

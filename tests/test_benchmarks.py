@@ -96,6 +96,25 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
     assert '| 20 | {} | paper | plain |'.format(n_unl) in open(report).read()
 
 
+
+def test_mnist_ssl_benchmark_snapshots_and_an_interrupted_run_resumes(tmp_path):
+    data = make_tiny_mnist(str(tmp_path / 'data'), n_train=400)
+    runs = tmp_path / 'runs'
+    argv = ['--data-dir', data, '--labels', '20', '--unroll', '0', '--seeds', '0', '--epochs', '16',
+            '--iterations-per-epoch', '1', '--eval-every', '4', '--jobs', '1', '--runs-dir', str(runs),
+            '--report', str(tmp_path / 'ssl.md')]
+    mnist_ssl_benchmark.main(argv)
+    run = runs / 'l20_k0_s0'
+    assert json.load(open(str(run / 'args.json')))['snapshot_every'] == 2  # an eighth of the run
+    reference = json.load(open(str(run / 'metrics.json')))
+    os.remove(str(run / 'metrics.json'))  # as if killed after its 14th epoch
+    os.remove(str(run / 'snapshot_iter_16'))
+    mnist_ssl_benchmark.main(argv)
+    resumed = json.load(open(str(run / 'metrics.json')))
+    assert resumed['resumed_from'].endswith('snapshot_iter_14') and resumed['iterations'] == 16
+    for key in ('test_accuracy', 'validation_accuracy'):
+        assert resumed[key] == reference[key], key
+
 def test_mnist_ssl_benchmark_unlabelled_counts_are_a_grid_axis(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=400)
     report = str(tmp_path / 'counts.md')

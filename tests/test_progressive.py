@@ -234,6 +234,7 @@ def test_train_progressive_writes_phase_grids_and_resumes_exactly_mid_fade(tmp_p
     (['--batch-size', '6'], 'multiple of --group-size'),
     (['--phase-images', '0'], 'positive integer'),
     (['--generator', 'stylegan', '--synthesis-input', 'learned'], "invalid choice: 'learned'"),
+    (['--generator', 'stylegan', '--style-norm', 'instance'], "invalid choice: 'instance'"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_progressive.py'), '--data-dir', str(tmp_path)] +
@@ -250,7 +251,7 @@ def test_missing_mnist_is_one_line(tmp_path):
 
 # -- StyleGAN (Karras et al. 2019) ------------------------------------------------------------------------------
 from ganlib.rng import RandomStream  # noqa: E402
-from models.stylegan import NoiseInjection, StyleGenerator, adain  # noqa: E402
+from models.stylegan import NoiseInjection, StyleGenerator, StyleLayer, adain, modulated_conv  # noqa: E402
 
 
 def _style(mixing=0.9, n_mapping=3):
@@ -365,6 +366,72 @@ def test_dense_synthesis_input_is_pggans_dense_layer_of_the_first_layers_w():
         StyleGenerator(6, 16, 1, 8, 2, synthesis_input='learned')
 
 
+def _modulated_conv_numpy(x, W, b, s, eps=1e-8):
+    """StyleGAN2 Eqs. 1 and 3 written out: per sample n, w'' = s_i w / sqrt(sum_{i,k,l} (s_i w)^2 + eps), then a
+    3 x 3 'same' convolution with it."""
+    n, _, h, w = x.shape
+    xp = numpy.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    out = numpy.zeros((n, W.shape[0], h, w))
+    for m in range(n):
+        mod = W * s[m][None, :, None, None]
+        mod = mod / numpy.sqrt((mod ** 2).sum(axis=(1, 2, 3), keepdims=True) + eps)
+        for i in range(h):
+            for j in range(w):
+                out[m, :, i, j] = numpy.einsum('ckl,ockl->o', xp[m, :, i:i + 3, j:j + 3], mod)
+    return out + b[None, :, None, None]
+
+
+def test_modulated_conv_is_stylegan2s_demodulated_per_sample_weight_and_its_gradient():
+    rng = numpy.random.RandomState(11)
+    conv = EqualizedConv2D(3, 4, 3, rng=rng)
+    conv.b.array[:] = rng.randn(4)
+    x, s = rng.randn(2, 3, 5, 5), rng.rand(2, 3) + 0.5
+    conv.to_device('@numpy')
+    for p in conv.params():
+        p.array = p.array.astype(numpy.float64)
+    expect = _modulated_conv_numpy(x, conv.W.array * conv.scale, conv.b.array, s)
+    numpy.testing.assert_allclose(modulated_conv(x, conv, s).array, expect, rtol=1e-10, atol=1e-12)
+    # the style's overall size and the He constant cancel in the demodulation: only directions matter
+    numpy.testing.assert_allclose(modulated_conv(x, conv, 7.0 * s).array, expect, rtol=1e-7, atol=1e-7)
+    gradient_check.check_backward(lambda a, t: modulated_conv(a, conv, t), (x, s), rng.randn(2, 4, 5, 5),
+                                  (conv.W, conv.b), atol=1e-6, rtol=1e-6)
+
+
+def test_demodulation_gives_unit_variance_outputs_for_unit_variance_inputs():
+    """Eq. 3's purpose: with i.i.d. N(0, 1) inputs, every output map has std ≈ 1 whatever the style's size."""
+    rng = numpy.random.RandomState(12)
+    conv = EqualizedConv2D(16, 8, 3, rng=rng)
+    x = rng.randn(64, 16, 12, 12).astype(numpy.float32)
+    s = (rng.rand(64, 16) * 20).astype(numpy.float32)
+    inner = modulated_conv(x, conv, s).array[:, :, 1:-1, 1:-1]  # padding lowers the border's energy
+    numpy.testing.assert_allclose(inner.std(axis=(0, 2, 3)), 1.0, rtol=0.05)
+
+
+def test_demod_style_layers_skip_adain_and_the_input_layer_has_no_style():
+    """--style-norm demod: layer 0 (no conv) is √2 · LReLU(const + noise + bias) with no style at all; a conv layer
+    is √2 · LReLU(modulated_conv(h, A(w)) + noise + bias), A(w) = s with its bias starting at 1."""
+    rng = numpy.random.RandomState(13)
+    first = StyleLayer(4, 4, 6, conv=False, rng=rng, style_norm='demod')
+    layer = StyleLayer(4, 5, 6, rng=rng, style_norm='demod')
+    assert first.affine is None and first.style_scale(numpy.zeros((2, 6), numpy.float32)) is None
+    numpy.testing.assert_array_equal(layer.affine.b.array, numpy.ones(4, numpy.float32))
+    layer.bias.array[:] = rng.randn(5)
+    layer.noise.weight.array[:] = rng.randn(5)
+    h, w = rng.randn(2, 4, 4, 4).astype(numpy.float32), rng.randn(2, 6).astype(numpy.float32)
+    noise = rng.randn(2, 1, 4, 4).astype(numpy.float32)
+    s = w @ (layer.affine.W.array * layer.affine.scale).T + 1.0
+    pre = modulated_conv(h, layer.conv, s).array + layer.noise.weight.array[None, :, None, None] * noise + \
+        layer.bias.array[None, :, None, None]
+    expect = numpy.sqrt(2.0) * numpy.where(pre > 0, pre, 0.2 * pre)
+    numpy.testing.assert_allclose(layer(h, w, noise).array, expect, rtol=1e-5, atol=1e-5)
+    numpy.testing.assert_allclose(layer.style_scale(w).array, s, rtol=1e-5, atol=1e-6)
+    pre0 = h + first.bias.array[None, :, None, None]
+    numpy.testing.assert_allclose(first(h, w, noise).array, numpy.sqrt(2.0) * numpy.where(pre0 > 0, pre0, 0.2 * pre0),
+                                  rtol=1e-6)
+    with pytest.raises(ValueError, match='style norm'):
+        StyleGenerator(6, 16, 1, 8, 2, style_norm='instance')
+
+
 def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_constant(tmp_path):
     """Older StyleGAN runs' args.json has no synthesis_input: --resume takes them as --synthesis-input const."""
     from ganlib import cli
@@ -378,15 +445,20 @@ def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_consta
     with pytest.raises(cli.CleanExit, match='--synthesis-input dense .snapshot: const.'):
         check_resume(str(snapshot), dict(old, synthesis_input='dense'))
     check_resume(str(snapshot), {'generator': 'stylegan', 'lr': 3e-4})  # other scripts never had the flag
+    check_resume(str(snapshot), dict(old, synthesis_input='const', style_norm='adain'))
+    with pytest.raises(cli.CleanExit, match='--style-norm demod .snapshot: adain.'):
+        check_resume(str(snapshot), dict(old, synthesis_input='const', style_norm='demod'))
 
 
-def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path):
+@pytest.mark.parametrize('flags', [['--blur', '--synthesis-input', 'dense'], ['--style-norm', 'demod']])
+def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     data = make_tiny_mnist(str(tmp_path / 'mnist'))
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
-    style = ['--generator', 'stylegan', '--mapping-layers', '2', '--blur', '--synthesis-input', 'dense']
+    style = ['--generator', 'stylegan', '--mapping-layers', '2'] + flags
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', a])
     saved = json.load(open(os.path.join(a, 'args.json')))
-    assert saved['blur'] is True and saved['synthesis_input'] == 'dense'
+    assert saved['blur'] == ('--blur' in flags) and saved['synthesis_input'] == ('dense' if 'dense' in flags else 'const')
+    assert saved['style_norm'] == ('demod' if 'demod' in flags else 'adain')
     for name in ('style_mixing.png', 'noise_variation.png', 'samples/phase_4_16px.png'):
         assert os.path.isfile(os.path.join(a, name)), name
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', b, '--resume',
@@ -396,6 +468,10 @@ def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path):
     assert any('mix_rng' in k for k in keys) and any('w_avg' in k for k in keys)
     for k in keys:
         numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+    if 'demod' in flags:  # the diagnostic reads demod runs: layer 0 has no style
+        from benchmarks import stylegan_style_spread
+        last = stylegan_style_spread.main([a, '--samples', '8'])[-1]
+        assert last['style_spread'][0] is None and all(v > 0 for v in last['style_spread'][1:])
 
 
 def test_ns_r1_loss_is_the_non_saturating_loss_with_r1_on_reals(tmp_path):
