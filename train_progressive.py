@@ -74,8 +74,9 @@ def parse_args(argv=None):
       help="StyleGAN's 4 x 4 input: const, the learned constant (the paper's configurations D-F; default), or "
            "dense, PGGAN's dense layer fed the first layer's w (configuration C of its Table 1)")
     a('--style-norm', choices=STYLE_NORMS, default='adain',
-      help="how StyleGAN's styles act: adain, instance norm then the style's scale and bias (the paper; default), "
-           "or demod, StyleGAN2's modulated convolutions with weight demodulation (an ablation)")
+      help="how StyleGAN's styles act: adain, instance norm then the style's scale and bias (the paper; default); "
+           "demod, StyleGAN2's modulated convolutions with weight demodulation; none, no styles and PGGAN's pixel "
+           "norm, with --synthesis-input dense only (ablations)")
     a('--blur', action='store_true',
       help="StyleGAN's resampling (App. C): a [1, 2, 1] binomial low-pass after every upsampling conv in G and "
            "before every downsampling conv in D, with either generator (default off: PGGAN's nearest / box)")
@@ -114,6 +115,9 @@ def parse_args(argv=None):
     top = n_stages(args.size) - 1
     if args.images is None:
         args.images = n_phases(top) * args.phase_images
+    if args.style_norm == 'none' and args.synthesis_input != 'dense':
+        p.error('--style-norm none needs --synthesis-input dense: with the constant and no styles, z never reaches '
+                'the image')
     if args.batch_size % min(args.group_size, args.batch_size):
         p.error('--batch-size {} is not a multiple of --group-size {}'.format(args.batch_size, args.group_size))
     return run.check_paths(p, args)

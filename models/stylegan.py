@@ -19,7 +19,10 @@ progressively with PGGAN's discriminator and schedule (the paper's own setup for
   (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN", §2.2): each conv layer's style
   scales its input channels and its output is divided by the expected standard deviation instead of each map's
   measured one; the LReLU gets StyleGAN2's gain √2; the 4 × 4 input layer has no conv and no style; toRGB stays unmodulated (StyleGAN2 modulates it
-  too).  Everything else (mapping, noise, mixing, growing) is StyleGAN's.
+  too).  Everything else (mapping, noise, mixing, growing) is StyleGAN's;
+* ``style_norm='none'`` (with ``synthesis_input='dense'`` only): no styles at all, PGGAN's pixel norm after every
+  LReLU instead of AdaIN, so z reaches the image only through the mapping network and the dense input: PGGAN's
+  generator with StyleGAN's mapping network (and noise inputs) in front, an ablation.
 
 Layers: two per resolution (the constant's and one 3×3 conv at 4 × 4, two 3×3 convs at every other
 resolution), so ``n_styles`` = 2 · (stages).
@@ -36,7 +39,7 @@ from models.progressive import (HE_GAIN, EqualizedConv2D, EqualizedLinear, _conv
                                 pixel_norm, stage_channels, upsample)
 
 SYNTHESIS_INPUTS = ('const', 'dense')
-STYLE_NORMS = ('adain', 'demod')
+STYLE_NORMS = ('adain', 'demod', 'none')
 
 
 def adain(x, style_scale, style_bias, eps=1e-8):
@@ -80,7 +83,8 @@ class NoiseInjection(chainer.Link):
 
 class StyleLayer(chainer.Chain):
     """adain: (conv (→ blur) →) noise → bias → LReLU → AdaIN with the style A(w);
-    demod: (modulated conv with the style A(w) (→ blur) →) noise → bias → √2 · LReLU."""
+    demod: (modulated conv with the style A(w) (→ blur) →) noise → bias → √2 · LReLU;
+    none: (conv (→ blur) →) noise → bias → LReLU → pixel norm, no style."""
 
     def __init__(self, in_ch, out_ch, w_dim, conv=True, rng=None, blur=False, style_norm='adain'):
         super().__init__()
@@ -94,7 +98,7 @@ class StyleLayer(chainer.Chain):
             if style_norm == 'adain':
                 self.affine = EqualizedLinear(w_dim, 2 * out_ch, gain=1.0, rng=rng)  # A: (y_s, y_b)
                 self.affine.b.array[:out_ch] = 1.0  # style scales start at 1
-            elif conv:
+            elif conv and style_norm == 'demod':
                 self.affine = EqualizedLinear(w_dim, in_ch, gain=1.0, bias_init=1.0, rng=rng)  # A: s, starts at 1
             else:
                 self.affine = None
@@ -108,13 +112,15 @@ class StyleLayer(chainer.Chain):
 
     def forward(self, h, w, noise):
         if self.conv is not None:
-            h = self.conv(h) if self.style_norm == 'adain' else modulated_conv(h, self.conv, self.affine(w))
+            h = modulated_conv(h, self.conv, self.affine(w)) if self.style_norm == 'demod' else self.conv(h)
         if self.blur:
             h = blur(h)
         h = self.noise(h, noise)
         h = leaky_relu(h + F.broadcast_to(F.reshape(self.bias, (1, -1, 1, 1)), h.shape))
         if self.style_norm == 'demod':
             return h * HE_GAIN  # StyleGAN2's LReLU gain √2: demodulation removes the weights' He constant
+        if self.style_norm == 'none':
+            return pixel_norm(h)
         style = self.affine(w)
         return adain(h, style[:, :self.out_ch], style[:, self.out_ch:])
 
@@ -131,6 +137,9 @@ class StyleGenerator(_Growing):
             raise ValueError('synthesis input must be one of {}, got {!r}'.format(SYNTHESIS_INPUTS, synthesis_input))
         if style_norm not in STYLE_NORMS:
             raise ValueError('style norm must be one of {}, got {!r}'.format(STYLE_NORMS, style_norm))
+        if style_norm == 'none' and synthesis_input != 'dense':
+            raise ValueError("style norm 'none' needs the dense synthesis input: with the constant and no styles, "
+                             "z never reaches the image")
         self.synthesis_input, self.style_norm = synthesis_input, style_norm
         self.z_dim, self.channels = z_dim, channels
         self.w_dim = w_dim or z_dim

@@ -235,6 +235,7 @@ def test_train_progressive_writes_phase_grids_and_resumes_exactly_mid_fade(tmp_p
     (['--phase-images', '0'], 'positive integer'),
     (['--generator', 'stylegan', '--synthesis-input', 'learned'], "invalid choice: 'learned'"),
     (['--generator', 'stylegan', '--style-norm', 'instance'], "invalid choice: 'instance'"),
+    (['--generator', 'stylegan', '--style-norm', 'none'], '--style-norm none needs --synthesis-input dense'),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_progressive.py'), '--data-dir', str(tmp_path)] +
@@ -432,6 +433,31 @@ def test_demod_style_layers_skip_adain_and_the_input_layer_has_no_style():
         StyleGenerator(6, 16, 1, 8, 2, style_norm='instance')
 
 
+
+def test_style_norm_none_is_pggans_layer_fed_only_through_the_dense_input():
+    """--style-norm none: every layer is pixel_norm(LReLU(conv(h) + noise + bias)) with no style; z reaches the
+    image through w_0's dense input alone, so the later styles change nothing."""
+    rng = numpy.random.RandomState(14)
+    layer = StyleLayer(3, 5, 6, rng=rng, style_norm='none')
+    assert layer.affine is None and layer.style_scale(numpy.zeros((2, 6), numpy.float32)) is None
+    layer.bias.array[:] = rng.randn(5)
+    layer.noise.weight.array[:] = rng.randn(5)
+    h, noise = rng.randn(2, 3, 4, 4).astype(numpy.float32), rng.randn(2, 1, 4, 4).astype(numpy.float32)
+    pre = layer.conv(h).array + layer.noise.weight.array[None, :, None, None] * noise + \
+        layer.bias.array[None, :, None, None]
+    act = numpy.where(pre > 0, pre, 0.2 * pre)
+    expect = act / numpy.sqrt((act ** 2).mean(axis=1, keepdims=True) + 1e-8)
+    numpy.testing.assert_allclose(layer(h, None, noise).array, expect, rtol=1e-5, atol=1e-6)
+    gen = StyleGenerator(6, 16, 1, 8, 2, seed=3, rng=rng, synthesis_input='dense', style_norm='none')
+    gen.set_stage(2, 1.0)
+    w0, w1, w2 = (rng.randn(2, 6).astype(numpy.float32) for _ in range(3))
+    noise = gen.noise_inputs(2, RandomStream(5))
+    base = gen.synthesize([w0] + [w1] * (gen.n_styles - 1), noise).array
+    numpy.testing.assert_array_equal(gen.synthesize([w0] + [w2] * (gen.n_styles - 1), noise).array, base)
+    assert numpy.abs(gen.synthesize([w2] + [w1] * (gen.n_styles - 1), noise).array - base).max() > 1e-3
+    with pytest.raises(ValueError, match='dense synthesis input'):
+        StyleGenerator(6, 16, 1, 8, 2, style_norm='none')
+
 def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_constant(tmp_path):
     """Older StyleGAN runs' args.json has no synthesis_input: --resume takes them as --synthesis-input const."""
     from ganlib import cli
@@ -450,7 +476,8 @@ def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_consta
         check_resume(str(snapshot), dict(old, synthesis_input='const', style_norm='demod'))
 
 
-@pytest.mark.parametrize('flags', [['--blur', '--synthesis-input', 'dense'], ['--style-norm', 'demod']])
+@pytest.mark.parametrize('flags', [['--blur', '--synthesis-input', 'dense'], ['--style-norm', 'demod'],
+                                   ['--synthesis-input', 'dense', '--style-norm', 'none']])
 def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     data = make_tiny_mnist(str(tmp_path / 'mnist'))
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
@@ -458,7 +485,7 @@ def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', a])
     saved = json.load(open(os.path.join(a, 'args.json')))
     assert saved['blur'] == ('--blur' in flags) and saved['synthesis_input'] == ('dense' if 'dense' in flags else 'const')
-    assert saved['style_norm'] == ('demod' if 'demod' in flags else 'adain')
+    assert saved['style_norm'] == (flags[flags.index('--style-norm') + 1] if '--style-norm' in flags else 'adain')
     for name in ('style_mixing.png', 'noise_variation.png', 'samples/phase_4_16px.png'):
         assert os.path.isfile(os.path.join(a, name)), name
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', b, '--resume',
@@ -468,10 +495,13 @@ def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     assert any('mix_rng' in k for k in keys) and any('w_avg' in k for k in keys)
     for k in keys:
         numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
-    if 'demod' in flags:  # the diagnostic reads demod runs: layer 0 has no style
+    if saved['style_norm'] != 'adain':  # the diagnostic reads these runs: a layer without a style shows None
         from benchmarks import stylegan_style_spread
-        last = stylegan_style_spread.main([a, '--samples', '8'])[-1]
-        assert last['style_spread'][0] is None and all(v > 0 for v in last['style_spread'][1:])
+        spreads = stylegan_style_spread.main([a, '--samples', '8'])[-1]['style_spread']
+        if saved['style_norm'] == 'demod':  # layer 0 has no conv and so no style
+            assert spreads[0] is None and all(v > 0 for v in spreads[1:])
+        else:
+            assert spreads == [None] * len(spreads)
 
 
 def test_ns_r1_loss_is_the_non_saturating_loss_with_r1_on_reals(tmp_path):
