@@ -68,7 +68,8 @@ def parse_args(argv=None):
     a('--size', type=power_of_two_size, default=32, help='final resolution (default 32)')
     a('--max-images', type=cli.positive_int, default=None, help='use the first N images only')
     a('--generator', choices=('pggan', 'stylegan'), default='pggan', help='the growing G (default pggan)')
-    a('--mapping-layers', type=cli.positive_int, default=8, help='StyleGAN mapping network depth (default 8)')
+    a('--mapping-layers', type=cli.nonnegative_int, default=8,
+      help='StyleGAN mapping network depth (default 8; 0, an ablation: w is the normalised z)')
     a('--style-mixing', type=unit_interval, default=0.9, help='StyleGAN style-mixing probability (default 0.9)')
     a('--synthesis-input', choices=SYNTHESIS_INPUTS, default='const',
       help="StyleGAN's 4 x 4 input: const, the learned constant (the paper's configurations D-F; default), or "

@@ -2,7 +2,7 @@
 progressively with PGGAN's discriminator and schedule (the paper's own setup for its first results).
 
 * mapping network f (§2): z (pixel-normalised) → ``n_mapping`` × [EqualizedLinear (learning rate × 0.01) → LReLU]
-  → w;
+  → w (``n_mapping`` 0, an ablation: w is the pixel-normalised z itself);
 * synthesis network g: a learned constant 4 × 4 input; at every layer the noise input (§2: a single-channel
   N(0, 1) image, broadcast to all feature maps with a learned per-channel scale, initialised to 0), the bias,
   LReLU, then AdaIN (Eq. 1): AdaIN(x_i, y) = y_{s,i} (x_i − μ(x_i)) / σ(x_i) + y_{b,i}, the style y = A(w) a
@@ -131,8 +131,9 @@ class StyleGenerator(_Growing):
     def __init__(self, z_dim=128, size=32, channels=1, ch=64, n_mapping=8, w_dim=None, mixing=0.9,
                  w_avg_decay=0.995, seed=0, rng=None, blur=False, synthesis_input='const', style_norm='adain'):
         super().__init__(size)
-        if n_mapping < 1:
-            raise ValueError('the mapping network needs at least one layer, got {}'.format(n_mapping))
+        if n_mapping < 0 or (n_mapping == 0 and w_dim not in (None, z_dim)):
+            raise ValueError('the mapping network needs a depth >= 0 (0: w = the normalised z, w_dim = z_dim), got '
+                             '{} layers, w_dim {}'.format(n_mapping, w_dim))
         if synthesis_input not in SYNTHESIS_INPUTS:
             raise ValueError('synthesis input must be one of {}, got {!r}'.format(SYNTHESIS_INPUTS, synthesis_input))
         if style_norm not in STYLE_NORMS:
@@ -170,7 +171,7 @@ class StyleGenerator(_Growing):
 
     @property
     def dtype(self):
-        return self.mapping[0].W.dtype
+        return self.layers[0].bias.dtype
 
     def serialize(self, serializer):
         super().serialize(serializer)

@@ -235,6 +235,7 @@ def test_train_progressive_writes_phase_grids_and_resumes_exactly_mid_fade(tmp_p
     (['--phase-images', '0'], 'positive integer'),
     (['--generator', 'stylegan', '--synthesis-input', 'learned'], "invalid choice: 'learned'"),
     (['--generator', 'stylegan', '--style-norm', 'instance'], "invalid choice: 'instance'"),
+    (['--generator', 'stylegan', '--mapping-layers', '-1'], 'expected an integer >= 0'),
     (['--generator', 'stylegan', '--style-norm', 'none'], '--style-norm none needs --synthesis-input dense'),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
@@ -290,6 +291,13 @@ def test_mapping_network_depth_and_learning_rate_multiplier():
     assert layer.scale == pytest.approx(0.01 * math.sqrt(2) / math.sqrt(6))
     assert abs(float(layer.W.array.std()) - 100.0) < 30.0  # stored N(0, 1/0.01²): effective N(0, 2/fan_in)
     assert gen.map(gen.make_hidden(4, 0)).shape == (4, 6)
+    flat = _style(n_mapping=0)  # the ablation: w is the pixel-normalised z
+    z = flat.make_hidden(4, 0)
+    numpy.testing.assert_allclose(flat.map(z).array, z / numpy.sqrt((z ** 2).mean(axis=1, keepdims=True) + 1e-8),
+                                  rtol=1e-6)
+    assert len(flat.mapping) == 0 and flat.dtype == numpy.float32
+    with pytest.raises(ValueError, match='depth >= 0'):
+        StyleGenerator(6, 16, 1, 8, 0, w_dim=5)
 
 
 def test_truncation_in_w_pulls_towards_the_mean():
