@@ -112,7 +112,8 @@ def main(argv=None):
         rows.append(dict(iteration=iteration, stage=stage, alpha=alpha, w_cosine=cosine, w_relative_std=relative,
                          image_std=image_std, style_spread=styles, pattern_spread=patterns))
         print('| {} | {} ({:.2f}) | {:.3f} | {:.3f} | {:.3f} | {} | {} |'.format(
-            iteration, stage, alpha, cosine, relative, image_std, ' '.join('–' if s is None else '{:.2f}'.format(s) for s in styles),
+            iteration, stage, alpha, cosine, relative, image_std,
+            ' '.join('–' if s is None else '{:.2f}'.format(s) for s in styles),
             ' '.join('{:.2f}'.format(s) for s in patterns)))
     return rows
 

@@ -18,8 +18,8 @@ progressively with PGGAN's discriminator and schedule (the paper's own setup for
 * ``style_norm='demod'``: an ablation of AdaIN's instance normalisation with StyleGAN2's weight demodulation
   (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN", §2.2): each conv layer's style
   scales its input channels and its output is divided by the expected standard deviation instead of each map's
-  measured one; the LReLU gets StyleGAN2's gain √2; the 4 × 4 input layer has no conv and no style; toRGB stays unmodulated (StyleGAN2 modulates it
-  too).  Everything else (mapping, noise, mixing, growing) is StyleGAN's;
+  measured one; the LReLU gets StyleGAN2's gain √2; the 4 × 4 input layer has no conv and no style; toRGB stays
+  unmodulated (StyleGAN2 modulates it too).  Everything else (mapping, noise, mixing, growing) is StyleGAN's;
 * ``style_norm='none'`` (with ``synthesis_input='dense'`` only): no styles at all, PGGAN's pixel norm after every
   LReLU instead of AdaIN, so z reaches the image only through the mapping network and the dense input: PGGAN's
   generator with StyleGAN's mapping network (and noise inputs) in front, an ablation.
