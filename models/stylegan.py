@@ -1,8 +1,9 @@
 """The style-based generator (Karras et al. 2019, "A Style-Based Generator Architecture for GANs", CVPR), grown
 progressively with PGGAN's discriminator and schedule (the paper's own setup for its first results).
 
-* mapping network f (§2): z (pixel-normalised) → ``n_mapping`` × [EqualizedLinear (learning rate × 0.01) → LReLU]
-  → w (``n_mapping`` 0, an ablation: w is the pixel-normalised z itself);
+* mapping network f (§2): z (pixel-normalised) → ``n_mapping`` × [EqualizedLinear (learning rate × 0.01, App. C;
+  ``mapping_lr_mul`` another multiplier, an ablation) → LReLU] → w (``n_mapping`` 0, an ablation: w is the
+  pixel-normalised z itself);
 * synthesis network g: a learned constant 4 × 4 input; at every layer the noise input (§2: a single-channel
   N(0, 1) image, broadcast to all feature maps with a learned per-channel scale, initialised to 0), the bias,
   LReLU, then AdaIN (Eq. 1): AdaIN(x_i, y) = y_{s,i} (x_i − μ(x_i)) / σ(x_i) + y_{b,i}, the style y = A(w) a
@@ -129,11 +130,14 @@ class StyleGenerator(_Growing):
     """Mapping network + synthesis network, growing like ``ProgressiveGenerator`` (same stages, α and toRGB)."""
 
     def __init__(self, z_dim=128, size=32, channels=1, ch=64, n_mapping=8, w_dim=None, mixing=0.9,
-                 w_avg_decay=0.995, seed=0, rng=None, blur=False, synthesis_input='const', style_norm='adain'):
+                 w_avg_decay=0.995, seed=0, rng=None, blur=False, synthesis_input='const', style_norm='adain',
+                 mapping_lr_mul=0.01):
         super().__init__(size)
         if n_mapping < 0 or (n_mapping == 0 and w_dim not in (None, z_dim)):
             raise ValueError('the mapping network needs a depth >= 0 (0: w = the normalised z, w_dim = z_dim), got '
                              '{} layers, w_dim {}'.format(n_mapping, w_dim))
+        if not mapping_lr_mul > 0:
+            raise ValueError('the mapping learning-rate multiplier must be > 0, got {}'.format(mapping_lr_mul))
         if synthesis_input not in SYNTHESIS_INPUTS:
             raise ValueError('synthesis input must be one of {}, got {!r}'.format(SYNTHESIS_INPUTS, synthesis_input))
         if style_norm not in STYLE_NORMS:
@@ -152,7 +156,7 @@ class StyleGenerator(_Growing):
         ch0 = stage_channels(ch, 0)
         with self.init_scope():
             self.mapping = chainer.ChainList(*[
-                EqualizedLinear(z_dim if i == 0 else self.w_dim, self.w_dim, lr_mul=0.01, rng=rng)
+                EqualizedLinear(z_dim if i == 0 else self.w_dim, self.w_dim, lr_mul=mapping_lr_mul, rng=rng)
                 for i in range(n_mapping)])
             if synthesis_input == 'const':
                 self.const = chainer.Parameter(chainer.initializers.One(), (1, ch0, 4, 4))

@@ -236,6 +236,7 @@ def test_train_progressive_writes_phase_grids_and_resumes_exactly_mid_fade(tmp_p
     (['--generator', 'stylegan', '--synthesis-input', 'learned'], "invalid choice: 'learned'"),
     (['--generator', 'stylegan', '--style-norm', 'instance'], "invalid choice: 'instance'"),
     (['--generator', 'stylegan', '--mapping-layers', '-1'], 'expected an integer >= 0'),
+    (['--generator', 'stylegan', '--mapping-lr-mul', '0'], 'a positive finite number'),
     (['--generator', 'stylegan', '--style-norm', 'none'], '--style-norm none needs --synthesis-input dense'),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
@@ -298,6 +299,28 @@ def test_mapping_network_depth_and_learning_rate_multiplier():
     assert len(flat.mapping) == 0 and flat.dtype == numpy.float32
     with pytest.raises(ValueError, match='depth >= 0'):
         StyleGenerator(6, 16, 1, 8, 0, w_dim=5)
+
+
+def test_mapping_learning_rate_multiplier_scales_only_the_step_of_the_effective_weights():
+    """--mapping-lr-mul 1 vs the paper's 0.01: the same effective mapping at initialisation (W stored
+    N(0, 1/λ²), used × λ·He/√fan_in), and one Adam step moves the effective weights 100 times further."""
+    paper = StyleGenerator(6, 16, 1, 8, 2, seed=3, rng=numpy.random.RandomState(8))
+    fast = StyleGenerator(6, 16, 1, 8, 2, seed=3, rng=numpy.random.RandomState(8), mapping_lr_mul=1.0)
+    z = paper.make_hidden(5, 0)
+    numpy.testing.assert_allclose(fast.map(z).array, paper.map(z).array, rtol=1e-5, atol=1e-6)
+    moved = []
+    for gen in (paper, fast):
+        before = [layer.W.array * layer.scale for layer in gen.mapping]
+        opt = chainer.optimizers.Adam(alpha=1e-3)
+        opt.setup(gen)
+        gen.cleargrads()
+        chainer.functions.sum(gen.map(z) ** 2).backward()
+        opt.update()
+        moved.append([numpy.abs(layer.W.array * layer.scale - b).mean() for layer, b in zip(gen.mapping, before)])
+    # Adam's first step is ±α per stored element, so the effective weights move by α·scale: a ratio of 1 / 0.01
+    numpy.testing.assert_allclose(numpy.array(moved[1]) / numpy.array(moved[0]), 100.0, rtol=1e-2)
+    with pytest.raises(ValueError, match='multiplier must be > 0'):
+        StyleGenerator(6, 16, 1, 8, 2, mapping_lr_mul=0.0)
 
 
 def test_truncation_in_w_pulls_towards_the_mean():
@@ -482,9 +505,13 @@ def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_consta
     check_resume(str(snapshot), dict(old, synthesis_input='const', style_norm='adain'))
     with pytest.raises(cli.CleanExit, match='--style-norm demod .snapshot: adain.'):
         check_resume(str(snapshot), dict(old, synthesis_input='const', style_norm='demod'))
+    check_resume(str(snapshot), dict(old, synthesis_input='const', mapping_lr_mul=0.01))
+    with pytest.raises(cli.CleanExit, match='--mapping-lr-mul 1.0 .snapshot: 0.01.'):
+        check_resume(str(snapshot), dict(old, synthesis_input='const', mapping_lr_mul=1.0))
 
 
-@pytest.mark.parametrize('flags', [['--blur', '--synthesis-input', 'dense'], ['--style-norm', 'demod'],
+@pytest.mark.parametrize('flags', [['--blur', '--synthesis-input', 'dense'],
+                                   ['--style-norm', 'demod', '--mapping-lr-mul', '1'],
                                    ['--synthesis-input', 'dense', '--style-norm', 'none']])
 def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     data = make_tiny_mnist(str(tmp_path / 'mnist'))
@@ -495,6 +522,7 @@ def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     assert saved['blur'] == ('--blur' in flags)
     assert saved['synthesis_input'] == ('dense' if 'dense' in flags else 'const')
     assert saved['style_norm'] == (flags[flags.index('--style-norm') + 1] if '--style-norm' in flags else 'adain')
+    assert saved['mapping_lr_mul'] == (1.0 if '--mapping-lr-mul' in flags else 0.01)
     for name in ('style_mixing.png', 'noise_variation.png', 'samples/phase_4_16px.png'):
         assert os.path.isfile(os.path.join(a, name)), name
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', b, '--resume',
