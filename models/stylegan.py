@@ -1,8 +1,8 @@
 """The style-based generator (Karras et al. 2019, "A Style-Based Generator Architecture for GANs", CVPR), grown
 progressively with PGGAN's discriminator and schedule (the paper's own setup for its first results).
 
-* mapping network f (§2): z (pixel-normalised) → ``n_mapping`` × [EqualizedLinear (learning rate × 0.01, App. C;
-  ``mapping_lr_mul`` another multiplier, an ablation) → LReLU] → w (``n_mapping`` 0, an ablation: w is the
+* mapping network f (§2): z (pixel-normalised) → ``n_mapping`` × [EqualizedLinear (learning rate ×
+  ``mapping_lr_mul``: 0.01 as App. C; 1, an ablation) → LReLU] → w (``n_mapping`` 0, an ablation: w is the
   pixel-normalised z itself);
 * synthesis network g: a learned constant 4 × 4 input; at every layer the noise input (§2: a single-channel
   N(0, 1) image, broadcast to all feature maps with a learned per-channel scale, initialised to 0), the bias,
