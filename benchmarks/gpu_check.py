@@ -19,6 +19,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -145,7 +146,8 @@ def build_updater(script, argv, device):
     from ganlib import distributed
     module = {MOG: 'train_mog', SSL: 'train_mnist_ssl', ANIME: 'train_anime'}[os.path.basename(script)]
     m = __import__(module)
-    a = m.parse_args(argv)
+    # only built, never run: an empty scratch --out, so that the run folder named in argv may already hold a run
+    a = m.parse_args(list(argv) + ['--out', tempfile.mkdtemp(prefix='gpu_check_build_')])
     comm = distributed.create(a)
     if script == MOG:
         _, gen, dis, upd = m.build(a, device, comm)

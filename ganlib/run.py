@@ -4,7 +4,8 @@ display and finding snapshots.
 
 The order every script follows (so that a failed start never touches an existing run):
 
-1. ``check_out(args.out)`` while parsing: a file or an uncreatable folder is a one-line error;
+1. ``check_out(args.out)`` while parsing: a file, an uncreatable folder or (without --resume) a folder holding
+   an earlier run is a one-line error;
 2. build the models, trainer and extensions, ``check_resume(args.resume, config)`` and load it;
 3. ``start(args.out, config)``: only now is the folder created and ``args.json`` written;
 4. ``trainer.run(show_loop_exception_msg=False)`` with a :class:`DivergenceGuard`: a NaN/Inf loss or
@@ -66,13 +67,17 @@ def check_out(path):
 
 def check_paths(parser, args):
     """The path checks every script makes at parse time: ``--resume`` names a file, ``--out`` is or can become a
-    writable folder; a failure is ``parser.error`` (one line, exit 2, nothing created).  Returns ``args``."""
+    writable folder and, unless resuming, holds no earlier run (its ``args.json``), so nothing is overwritten; a
+    failure is ``parser.error`` (one line, exit 2, nothing created).  Returns ``args``."""
     if getattr(args, 'resume', None) is not None and not os.path.isfile(args.resume):
         parser.error('--resume: no such snapshot file: {}'.format(args.resume))
     try:
         check_out(args.out)
     except cli.CleanExit as e:
         parser.error(str(e))
+    if getattr(args, 'resume', None) is None and os.path.isfile(os.path.join(args.out, 'args.json')):
+        parser.error('--out {} already holds a run (args.json): continue it with --resume and one of its snapshots, '
+                     'or choose another --out'.format(args.out))
     return args
 
 

@@ -43,3 +43,25 @@ def test_analogy_on_a_mog_run_is_one_line(tmp_path):
     train_mog.main(['--epochs', '1', '--iterations-per-epoch', '2', '--z-dim', '4', '--eval-samples', '50',
                     '--plot-samples', '50', '--quiet', '--out', run_dir])
     assert_one_line(run('analogy.py', run_dir), 'is a mog run: analogy.py needs an image run')
+
+
+@pytest.mark.parametrize('script, flags', [
+    ('train_mog.py', []),
+    ('train_anime.py', ['--dataset', 'stacked-mnist', '--stacked-size', '16', '--batch-size', '4']),
+    ('train_mnist_ssl.py', ['--labels', '20', '--batch-size', '10']),
+    ('train_progressive.py', []),
+    ('train_conditional.py', []),
+])
+def test_out_holding_an_earlier_run_is_refused_without_resume(tmp_path, script, flags):
+    """Nothing is overwritten: an --out with an earlier run's args.json is one line and exit 2 unless --resume is
+    given, and the folder's files are left exactly as they were."""
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    if script != 'train_mog.py':
+        flags = flags + ['--data-dir', data]
+    out = tmp_path / 'run'
+    out.mkdir()
+    (out / 'args.json').write_text('{"seed": 0}\n')
+    (out / 'snapshot_iter_5').write_text('earlier\n')
+    assert_one_line(run(script, *(flags + ['--out', str(out), '--quiet'])), 'already holds a run')
+    assert sorted(os.listdir(out)) == ['args.json', 'snapshot_iter_5']
+    assert (out / 'args.json').read_text() == '{"seed": 0}\n' and (out / 'snapshot_iter_5').read_text() == 'earlier\n'
