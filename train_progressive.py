@@ -41,9 +41,9 @@ from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
 from models.stylegan import STYLE_NORMS, SYNTHESIS_INPUTS, StyleGenerator
 
-KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'mapping_lr_mul', 'style_mixing', 'synthesis_input',
-                'style_norm', 'blur', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr', 'loss',
-                'gradient_penalty', 'drift')
+KEY_SETTINGS = ('dataset', 'size', 'generator', 'mapping_layers', 'mapping_lr_mul', 'center_w', 'style_mixing',
+                'synthesis_input', 'style_norm', 'blur', 'z_dim', 'ch', 'phase_images', 'images', 'batch_size', 'lr',
+                'loss', 'gradient_penalty', 'drift')
 
 
 def unit_interval(text):
@@ -74,6 +74,9 @@ def parse_args(argv=None):
     a('--mapping-lr-mul', type=cli.positive_float, default=0.01,
       help="StyleGAN mapping network's learning-rate multiplier (default 0.01, the paper's App. C; 1, an ablation: "
            "the mapping learns at the synthesis network's rate)")
+    a('--center-w', action='store_true',
+      help="StyleGAN: feed the synthesis network w minus its running mean (the truncation trick's w-bar), so it sees "
+           "only the part of w that depends on z (an ablation outside the paper; default off)")
     a('--style-mixing', type=unit_interval, default=0.9, help='StyleGAN style-mixing probability (default 0.9)')
     a('--synthesis-input', choices=SYNTHESIS_INPUTS, default='const',
       help="StyleGAN's 4 x 4 input: const, the learned constant (the paper's configurations D-F; default), or "
@@ -152,7 +155,7 @@ def build(args, images, device):
         gen = StyleGenerator(args.z_dim, args.size, images.shape[1], args.ch, args.mapping_layers,
                              mixing=args.style_mixing, seed=args.seed + 6, rng=rng, blur=args.blur,
                              synthesis_input=args.synthesis_input, style_norm=args.style_norm,
-                             mapping_lr_mul=args.mapping_lr_mul)
+                             mapping_lr_mul=args.mapping_lr_mul, center_w=args.center_w)
     else:
         gen = ProgressiveGenerator(args.z_dim, args.size, images.shape[1], args.ch, rng=rng, blur=args.blur)
     dis = ProgressiveDiscriminator(args.size, images.shape[1], args.ch, args.group_size, rng=rng, blur=args.blur)

@@ -105,7 +105,8 @@ def main(argv=None):
         gen = StyleGenerator(config['z_dim'], config['size'], channels, config['ch'], config['mapping_layers'],
                              blur=config.get('blur', False), synthesis_input=config.get('synthesis_input', 'const'),
                              style_norm=config.get('style_norm', 'adain'),
-                             mapping_lr_mul=config.get('mapping_lr_mul', 0.01))
+                             mapping_lr_mul=config.get('mapping_lr_mul', 0.01),
+                             center_w=config.get('center_w', False))
         chainer.serializers.load_npz(path, gen)
         stage, alpha, _ = schedule(iteration * config['batch_size'], config['phase_images'], gen.top)
         gen.set_stage(stage, alpha)

@@ -23,7 +23,10 @@ progressively with PGGAN's discriminator and schedule (the paper's own setup for
   unmodulated (StyleGAN2 modulates it too).  Everything else (mapping, noise, mixing, growing) is StyleGAN's;
 * ``style_norm='none'`` (with ``synthesis_input='dense'`` only): no styles at all, PGGAN's pixel norm after every
   LReLU instead of AdaIN, so z reaches the image only through the mapping network and the dense input: PGGAN's
-  generator with StyleGAN's mapping network (and noise inputs) in front, an ablation.
+  generator with StyleGAN's mapping network (and noise inputs) in front, an ablation;
+* ``center_w`` (an ablation outside the paper): the synthesis network is fed w − w̄ instead of w, w̄ the same
+  running mean as truncation's (a constant to the gradient), so that G sees only the part of w that depends on z;
+  truncation then gives ψ (w − w̄).
 
 Layers: two per resolution (the constant's and one 3×3 conv at 4 × 4, two 3×3 convs at every other
 resolution), so ``n_styles`` = 2 · (stages).
@@ -131,7 +134,7 @@ class StyleGenerator(_Growing):
 
     def __init__(self, z_dim=128, size=32, channels=1, ch=64, n_mapping=8, w_dim=None, mixing=0.9,
                  w_avg_decay=0.995, seed=0, rng=None, blur=False, synthesis_input='const', style_norm='adain',
-                 mapping_lr_mul=0.01):
+                 mapping_lr_mul=0.01, center_w=False):
         super().__init__(size)
         if n_mapping < 0 or (n_mapping == 0 and w_dim not in (None, z_dim)):
             raise ValueError('the mapping network needs a depth >= 0 (0: w = the normalised z, w_dim = z_dim), got '
@@ -145,7 +148,7 @@ class StyleGenerator(_Growing):
         if style_norm == 'none' and synthesis_input != 'dense':
             raise ValueError("style norm 'none' needs the dense synthesis input: with the constant and no styles, "
                              "z never reaches the image")
-        self.synthesis_input, self.style_norm = synthesis_input, style_norm
+        self.synthesis_input, self.style_norm, self.center_w = synthesis_input, style_norm, bool(center_w)
         self.z_dim, self.channels = z_dim, channels
         self.w_dim = w_dim or z_dim
         self.n_mapping, self.mixing, self.w_avg_decay = n_mapping, float(mixing), float(w_avg_decay)
@@ -203,8 +206,11 @@ class StyleGenerator(_Growing):
                 for i in range(2 * (self.stage + 1))]
 
     def synthesize(self, ws, noise):
-        """Images from per-layer styles ``ws`` (a list of (N, w_dim), one per layer) and noise images."""
+        """Images from per-layer styles ``ws`` (a list of (N, w_dim), one per layer) and noise images; with
+        ``center_w`` the layers get w − w̄."""
         n = len(ws[0])
+        if self.center_w:
+            ws = [w - F.broadcast_to(self.w_avg[None], w.shape) for w in ws]
         if self.synthesis_input == 'const':
             h = F.broadcast_to(self.const, (n,) + self.const.shape[1:])
         else:  # Table 1 (C): 4 × 4 features from the first layer's w

@@ -333,6 +333,33 @@ def test_truncation_in_w_pulls_towards_the_mean():
     numpy.testing.assert_allclose(d1, 0.5 * numpy.linalg.norm(w.array - gen.w_avg, axis=1), rtol=1e-5)
 
 
+def test_center_w_feeds_the_synthesis_network_w_minus_its_running_mean():
+    """--center-w: G(z) is the plain generator's synthesis of w − w̄ (w̄ updated first in training, then a
+    constant), and truncation gives ψ (w − w̄): ψ = 0 feeds every z the zero vector."""
+    plain = StyleGenerator(6, 16, 1, 8, 3, mixing=0.0, seed=3, rng=numpy.random.RandomState(8))
+    centred = StyleGenerator(6, 16, 1, 8, 3, mixing=0.0, seed=3, rng=numpy.random.RandomState(8), center_w=True)
+    z = plain.make_hidden(4, 2)
+    w = plain.map(z).array
+    out = centred(z).array  # training mode: w̄ ← 0.005 · mean(w) first
+    w_bar = 0.005 * w.mean(axis=0)
+    numpy.testing.assert_allclose(centred.w_avg, w_bar, rtol=1e-5, atol=1e-8)
+    noise = plain.noise_inputs(4, plain.noise_stream)  # the same draws as the centred generator's
+    expect = plain.synthesize([w - w_bar] * plain.n_styles, noise).array
+    numpy.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-6)
+    assert not numpy.allclose(out, plain.synthesize([w] * plain.n_styles, noise).array, atol=1e-4)
+    centred.w_avg[:] = plain.w_avg[:] = numpy.arange(6, dtype=numpy.float32)
+    with chainer.using_config('train', False):
+        for psi in (None, 0.5, 0.0):
+            got = centred(z, psi=psi, noise_seed=7).array
+            scale = 1.0 if psi is None else psi
+            want = plain.synthesize([scale * (w - plain.w_avg)] * plain.n_styles,
+                                    plain.noise_inputs(4, RandomStream(7))).array
+            numpy.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)  # w̄ up to 5: float32 rounding
+    centred.cleargrads()
+    chainer.functions.sum(centred(z) ** 2).backward()  # w̄ is a constant: the mapping still gets its gradient
+    assert all(numpy.abs(layer.W.grad).sum() > 0 for layer in centred.mapping)
+
+
 def test_w_average_is_a_running_mean_in_training_only():
     gen = _style(mixing=0.0)
     z = gen.make_hidden(4, 2)
@@ -508,11 +535,14 @@ def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_consta
     check_resume(str(snapshot), dict(old, synthesis_input='const', mapping_lr_mul=0.01))
     with pytest.raises(cli.CleanExit, match='--mapping-lr-mul 1.0 .snapshot: 0.01.'):
         check_resume(str(snapshot), dict(old, synthesis_input='const', mapping_lr_mul=1.0))
+    check_resume(str(snapshot), dict(old, synthesis_input='const', center_w=False))
+    with pytest.raises(cli.CleanExit, match='--center-w True .snapshot: False.'):
+        check_resume(str(snapshot), dict(old, synthesis_input='const', center_w=True))
 
 
 @pytest.mark.parametrize('flags', [['--blur', '--synthesis-input', 'dense'],
                                    ['--style-norm', 'demod', '--mapping-lr-mul', '1'],
-                                   ['--synthesis-input', 'dense', '--style-norm', 'none']])
+                                   ['--synthesis-input', 'dense', '--style-norm', 'none', '--center-w']])
 def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     data = make_tiny_mnist(str(tmp_path / 'mnist'))
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
@@ -523,6 +553,7 @@ def test_train_stylegan_writes_its_figures_and_resumes_exactly(tmp_path, flags):
     assert saved['synthesis_input'] == ('dense' if 'dense' in flags else 'const')
     assert saved['style_norm'] == (flags[flags.index('--style-norm') + 1] if '--style-norm' in flags else 'adain')
     assert saved['mapping_lr_mul'] == (1.0 if '--mapping-lr-mul' in flags else 0.01)
+    assert saved['center_w'] == ('--center-w' in flags)
     for name in ('style_mixing.png', 'noise_variation.png', 'samples/phase_4_16px.png'):
         assert os.path.isfile(os.path.join(a, name)), name
     train_progressive.main(TINY + style + ['--data-dir', data, '--out', b, '--resume',
