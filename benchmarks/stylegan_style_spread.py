@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Where does a StyleGAN run's diversity go?  For every generator snapshot (gen_iter_N.npz) of a
 train_progressive.py --generator stylegan run: how different the w = f(z) of random z are (mean pairwise cosine,
-and std over z / |mean| per coordinate), how much each active layer's style scale (AdaIN's y_s, or the
+std over z / |mean| per coordinate, and the effective number of dimensions they vary in: the participation ratio
+(Σλ)² / Σλ² of their covariance's eigenvalues λ, z-dim for an isotropic z, 1 for a line), how much each active layer's style scale (AdaIN's y_s, or the
 modulation s with --style-norm demod; "–" for a layer without one) varies with z (std / |mean|), how much the
 images vary with z (per-pixel std over z, averaged), and per active layer how much its feature maps'
 spatial pattern depends on z (the "pattern spread": each map standardised over its pixels, then its variance over z
@@ -60,9 +61,16 @@ def layer_patterns(gen, w):
     return [pattern_spread(m) for m in hook.outputs]
 
 
+def effective_dims(x):
+    """The participation ratio (Σλ)² / Σλ² of the eigenvalues λ of the covariance of the rows of x (N, D)."""
+    x = x - x.mean(axis=0)
+    lam = numpy.linalg.eigvalsh(x.T @ x / len(x))
+    return float(lam.sum() ** 2 / (lam ** 2).sum())
+
+
 def spread(gen, n, seed):
-    """(mean pairwise cosine of w, mean std/|mean| of w, per-pixel image std over z, [style spread per layer],
-    [pattern spread per layer])."""
+    """(mean pairwise cosine of w, mean std/|mean| of w, w's effective dimensions, per-pixel image std over z,
+    [style spread per layer], [pattern spread per layer])."""
     z = gen.make_hidden(n, RandomStream(seed))
     with chainer.using_config('train', False), chainer.no_backprop_mode():
         w = gen.map(z).array
@@ -72,11 +80,11 @@ def spread(gen, n, seed):
         images = gen(z).array.reshape(n, -1)
         styles = []
         for layer in gen.layers[:2 * (gen.stage + 1)]:
-            scale = layer.style_scale(w)
+            scale = layer.style_scale(gen.synthesis_w(w))
             styles.append(None if scale is None else
                           float(scale.array.std(axis=0).mean() / numpy.abs(scale.array.mean(axis=0)).mean()))
         patterns = layer_patterns(gen, w)
-    return cosine, relative, float(images.std(axis=0).mean()), styles, patterns
+    return cosine, relative, effective_dims(w), float(images.std(axis=0).mean()), styles, patterns
 
 
 def main(argv=None):
@@ -97,9 +105,9 @@ def main(argv=None):
         raise cli.CleanExit('no gen_iter_*.npz snapshots in {}'.format(args.run))
     channels = 1 if config.get('dataset', 'mnist') == 'mnist' else 3
     rows = []
-    print('| iteration | stage (α) | w cosine | w std / mean | image std over z | style spread per layer '
+    print('| iteration | stage (α) | w cosine | w std / mean | w dims | image std over z | style spread per layer '
           '| pattern spread per layer |')
-    print('|---|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|---|')
     for path in snapshots:
         iteration = int(re.search(r'gen_iter_(\d+)', path).group(1))
         gen = StyleGenerator(config['z_dim'], config['size'], channels, config['ch'], config['mapping_layers'],
@@ -110,11 +118,11 @@ def main(argv=None):
         chainer.serializers.load_npz(path, gen)
         stage, alpha, _ = schedule(iteration * config['batch_size'], config['phase_images'], gen.top)
         gen.set_stage(stage, alpha)
-        cosine, relative, image_std, styles, patterns = spread(gen, args.samples, args.seed)
+        cosine, relative, dims, image_std, styles, patterns = spread(gen, args.samples, args.seed)
         rows.append(dict(iteration=iteration, stage=stage, alpha=alpha, w_cosine=cosine, w_relative_std=relative,
-                         image_std=image_std, style_spread=styles, pattern_spread=patterns))
-        print('| {} | {} ({:.2f}) | {:.3f} | {:.3f} | {:.3f} | {} | {} |'.format(
-            iteration, stage, alpha, cosine, relative, image_std,
+                         w_dims=dims, image_std=image_std, style_spread=styles, pattern_spread=patterns))
+        print('| {} | {} ({:.2f}) | {:.3f} | {:.3f} | {:.1f} | {:.3f} | {} | {} |'.format(
+            iteration, stage, alpha, cosine, relative, dims, image_std,
             ' '.join('–' if s is None else '{:.2f}'.format(s) for s in styles),
             ' '.join('{:.2f}'.format(s) for s in patterns)))
     return rows

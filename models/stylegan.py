@@ -200,6 +200,10 @@ class StyleGenerator(_Growing):
         avg = F.broadcast_to(self.w_avg[None], w.shape)
         return avg + psi * (w - avg)
 
+    def synthesis_w(self, w):
+        """What the synthesis network's layers are fed: w, or w − w̄ with ``center_w``."""
+        return w - F.broadcast_to(self.w_avg[None], w.shape) if self.center_w else w
+
     def noise_inputs(self, n, stream):
         """The per-layer noise images, (N, 1, r, r) for the layers up to the current stage."""
         return [stream.normal((n, 1, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2)), self.xp, self.dtype)
@@ -209,8 +213,7 @@ class StyleGenerator(_Growing):
         """Images from per-layer styles ``ws`` (a list of (N, w_dim), one per layer) and noise images; with
         ``center_w`` the layers get w − w̄."""
         n = len(ws[0])
-        if self.center_w:
-            ws = [w - F.broadcast_to(self.w_avg[None], w.shape) for w in ws]
+        ws = [self.synthesis_w(w) for w in ws]
         if self.synthesis_input == 'const':
             h = F.broadcast_to(self.const, (n,) + self.const.shape[1:])
         else:  # Table 1 (C): 4 × 4 features from the first layer's w

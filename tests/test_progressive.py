@@ -607,7 +607,14 @@ def test_style_spread_diagnostic_reads_every_generator_snapshot(tmp_path):
     assert stylegan_style_spread.pattern_spread(same) == pytest.approx(0.0, abs=1e-9)
     flipped = numpy.concatenate([pattern, -pattern])  # z-mean pattern flat: the whole variance is between samples
     assert stylegan_style_spread.pattern_spread(flipped) == pytest.approx(1.0, rel=1e-6)
-    assert all(-1.0 <= r['w_cosine'] <= 1.0 and r['image_std'] > 0 for r in rows)
+    assert all(-1.0 <= r['w_cosine'] <= 1.0 and r['image_std'] > 0 and 1.0 <= r['w_dims'] <= 6.0 for r in rows)
+    # the participation ratio (Σλ)² / Σλ²: variances 4, 1, 0 along orthogonal axes give 25 / 17; a line gives 1
+    axes = numpy.linalg.qr(numpy.random.RandomState(3).randn(3, 3))[0]
+    signs = numpy.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], float)  # zero mean, unit variance per column
+    x = (signs * [2.0, 1.0]) @ axes[:2]
+    assert stylegan_style_spread.effective_dims(x) == pytest.approx(25.0 / 17.0, rel=1e-9)
+    assert stylegan_style_spread.effective_dims(numpy.outer(numpy.arange(5.0), [1.0, -2.0, 0.5])) == \
+        pytest.approx(1.0, rel=1e-9)
     pg = str(tmp_path / 'pg')
     train_progressive.main(TINY + ['--data-dir', data, '--out', pg])
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'stylegan_style_spread.py'), pg],
