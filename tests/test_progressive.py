@@ -238,6 +238,7 @@ def test_train_progressive_writes_phase_grids_and_resumes_exactly_mid_fade(tmp_p
     (['--generator', 'stylegan', '--mapping-layers', '-1'], 'expected an integer >= 0'),
     (['--generator', 'stylegan', '--mapping-lr-mul', '0'], 'a positive finite number'),
     (['--generator', 'stylegan', '--style-norm', 'none'], '--style-norm none needs --synthesis-input dense'),
+    (['--generator', 'stylegan', '--center-w', 'yes'], 'unrecognized arguments: yes'),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'train_progressive.py'), '--data-dir', str(tmp_path)] +
