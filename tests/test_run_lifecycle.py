@@ -121,8 +121,9 @@ def test_divergence_names_the_last_good_snapshot(tmp_path, monkeypatch):
     assert not os.path.exists(os.path.join(out, 'snapshot_iter_10'))
 
 
-def test_guard_checks_parameters_when_the_losses_look_fine():
-    gen, dis = train_mog.build(train_mog.parse_args(TINY))[1:3]
+def test_guard_checks_parameters_when_the_losses_look_fine(tmp_path):
+    # an --out of its own: the default result/mog may hold the README's run, which parse_args rightly refuses
+    gen, dis = train_mog.build(train_mog.parse_args(TINY + ['--out', str(tmp_path / 'g')]))[1:3]
     dis.out.b.array[0] = numpy.inf
     trainer = type('T', (), {'observation': {'gen/loss': numpy.float32(0.7)},
                              'updater': type('U', (), {'iteration': 3})()})()
