@@ -4,13 +4,15 @@
 
 Needs the IDX files: --data-dir (default ../shared/data/mnist).  Finished runs are skipped; every run snapshots
 each eighth of its epochs, and an interrupted one resumes from its last snapshot.  Also draws the
-validation-accuracy curves (mean over seeds) of every row on one figure per label count.
+validation-accuracy curves (mean over seeds) of every row on one figure per label count.  With two or more
+--max-unlabeled counts, the report also gives the trend of test accuracy against log2(count), bootstrapped over seeds.
 
   python benchmarks/mnist_ssl_benchmark.py --epochs 6 --labels 10 20 100 --seeds 0 1 2
   python benchmarks/mnist_ssl_benchmark.py --models paper --unroll 0 --epochs 10 --labels 20 100
   python benchmarks/mnist_ssl_benchmark.py --labels 20 --unroll 0 --max-unlabeled 2000 4000 9000   # the count study
   python benchmarks/mnist_ssl_benchmark.py --models paper --lr-schedule 0:1e-3,10:3e-4 --runs-dir result/ssl_paper_lr
 """
+import itertools
 import json
 import os
 import sys
@@ -48,6 +50,56 @@ def command(model, labels, k, seed, args, out, max_unlabeled=None):
         (['--lr-schedule', args.lr_schedule] if args.lr_schedule else []) + \
         (['--max-unlabeled', str(max_unlabeled)] if max_unlabeled else []) + \
         (['--classifier-cache', args.classifier_cache] if args.score and args.classifier_cache else [])
+
+
+def unlabelled_trend(per_seed, at=50000, resamples=20000, rng_seed=0):
+    """Test accuracy against log2(unlabelled digits): one common slope, one intercept per seed (within-seed least
+    squares), and that line read at ``at`` digits (the mean over seeds of each seed's line there).
+
+    per_seed: {seed: [(unlabelled digits, accuracy %), ...]}; seeds with fewer than two counts are left out.
+    Returns None when no seed has two counts, else a dict: slope (points per doubling), at_value, per-seed slopes,
+    seeds, and 90 % percentile intervals of slope and at_value from a bootstrap over seeds (every resample with
+    replacement when there are at most ``resamples`` of them, else ``resamples`` seeded random ones; None for one seed).
+    """
+    pts = {s: numpy.array([(numpy.log2(n), a) for n, a in v], dtype=numpy.float64)
+           for s, v in sorted(per_seed.items()) if len({n for n, _ in v}) >= 2}
+    if not pts:
+        return None
+    seeds = sorted(pts)
+
+    def fit(sel):
+        xc = numpy.concatenate([pts[s][:, 0] - pts[s][:, 0].mean() for s in sel])
+        yc = numpy.concatenate([pts[s][:, 1] - pts[s][:, 1].mean() for s in sel])
+        b = float(xc @ yc / (xc @ xc))
+        return b, float(numpy.mean([pts[s][:, 1].mean() + b * (numpy.log2(at) - pts[s][:, 0].mean()) for s in sel]))
+
+    slope, at_value = fit(seeds)
+    out = {'slope': slope, 'at': at, 'at_value': at_value, 'seeds': seeds,
+           'seed_slopes': {s: fit([s])[0] for s in seeds}, 'slope_90': None, 'at_value_90': None, 'resamples': 0}
+    if len(seeds) > 1:
+        if len(seeds) ** len(seeds) <= resamples:
+            sels = itertools.product(seeds, repeat=len(seeds))
+        else:
+            rng = numpy.random.RandomState(rng_seed)
+            sels = (rng.choice(seeds, len(seeds)) for _ in range(resamples))
+        boot = numpy.array([fit(list(sel)) for sel in sels])
+        lo, hi = numpy.percentile(boot, [5, 95], axis=0)
+        out.update(slope_90=(float(lo[0]), float(hi[0])), at_value_90=(float(lo[1]), float(hi[1])),
+                   resamples=len(boot))
+    return out
+
+
+def trend_line(name, t):
+    """One report line for unlabelled_trend's result."""
+    text = '- **{}**: {:+.2f} test points per doubling of the unlabelled digits'.format(name, t['slope'])
+    if t['slope_90']:
+        text += ' (90 % over {} bootstrap resamples of the {} seeds: {:+.2f} to {:+.2f})'.format(
+            t['resamples'], len(t['seeds']), *t['slope_90'])
+    text += '; per seed: {}'.format(', '.join('s{} {:+.2f}'.format(s, b) for s, b in t['seed_slopes'].items()))
+    text += '. The line read at {:,} unlabelled digits: {:.1f} %'.format(t['at'], t['at_value'])
+    if t['at_value_90']:
+        text += ' (90 %: {:.1f}–{:.1f})'.format(*t['at_value_90'])
+    return text + ', an extrapolation, not a measurement.'
 
 
 def _checked_schedule(text):
@@ -111,17 +163,21 @@ def main(argv=None):
     done_before = sum(os.path.isfile(os.path.join(out, 'metrics.json')) for _, _, out in jobs)
     total = 0.0 if args.no_run else run_jobs(jobs, args.jobs)
 
-    rows, raw, curves, run_walls = [], {}, {}, []
+    rows, raw, curves, run_walls, by_seed = [], {}, {}, [], {}
     for n_unl, model, k, labels in ((u, m, k, n) for u in counts for m in args.models for k in args.unroll
                                     for n in args.labels):
-        ms, runs = [], []
+        ms, runs, seeds = [], [], []
         for seed in args.seeds:
             run = os.path.join(runs_dir_for(args, n_unl), run_name(model, labels, k, seed))
             if os.path.isfile(os.path.join(run, 'metrics.json')):
                 ms.append(json.load(open(os.path.join(run, 'metrics.json'))))
                 runs.append(run)
+                seeds.append(seed)
         if not ms:
             continue
+        for seed, m in zip(seeds, ms):
+            by_seed.setdefault((model, labels, k), {}).setdefault(seed, []).append(
+                (m['split']['unlabeled'], 100 * m['test_accuracy']))
         method = 'plain' if k < 2 else 'unrolled K={}'.format(k)
         unlabeled = sorted({m['split']['unlabeled'] for m in ms})
         curves.setdefault(labels, []).append(('{} {}{}'.format(
@@ -129,7 +185,7 @@ def main(argv=None):
         keys = ('test_accuracy', 'test_errors', 'validation_accuracy', 'wall_time_s', 'iterations',
                 'test_accuracy_averaged', 'split')
         raw['{}/l{}/k{}{}'.format(model, labels, k, '' if n_unl is None else '/u{}'.format(n_unl))] = [
-            {key: m[key] for key in keys if key in m} for m in ms]
+            dict({key: m[key] for key in keys if key in m}, seed=seed) for seed, m in zip(seeds, ms)]
         averaged = [100 * m['test_accuracy_averaged'] for m in ms if 'test_accuracy_averaged' in m]
         run_walls += [m['wall_time_s'] for m in ms]
         scored = [m['sample_scores'] for m in ms if 'sample_scores' in m]
@@ -144,6 +200,13 @@ def main(argv=None):
             mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'),
             ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
             numpy.mean([m['wall_time_s'] for m in ms]), len(ms)))
+    trends = []
+    if len(counts) > 1:
+        for (model, labels, k), per_seed in by_seed.items():
+            t = unlabelled_trend(per_seed)
+            if t:
+                trends.append(trend_line('{}, {} labels, {}'.format(
+                    model, labels, 'plain' if k < 2 else 'unrolled K={}'.format(k)), t))
     out_dir = os.path.dirname(os.path.abspath(args.report))
     stem = os.path.splitext(os.path.basename(args.report))[0]
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)
@@ -173,6 +236,7 @@ def main(argv=None):
         '`--lr-schedule {}` (epoch:Adam α).'.format(args.lr_schedule), epochs=args.epochs, ipe=args.iterations_per_epoch,
         iters=args.epochs * args.iterations_per_epoch,
         figure='![validation accuracy]({})'.format(os.path.basename(figure)) if figure else '',
+        trend='' if not trends else TREND.format(lines='\n'.join(trends)),
         split='{} validation digits, the other training digits labelled or unlabelled{}'.format(
             split['validation'], ' — or, with --max-unlabeled N, only the first N of the unlabelled ones'
             if args.max_unlabeled else '') if split else 'none'))
@@ -232,7 +296,13 @@ One run, for example: `{example}`
 {rows}
 
 {figure}
+{trend}
+"""
 
+TREND = """
+Trend over the unlabelled-digit counts (`unlabelled_trend` in this script): test accuracy against log2 of the
+count, least squares with one common slope and one intercept per seed; the bootstrap resamples whole seeds.
+{lines}
 """
 
 if __name__ == '__main__':

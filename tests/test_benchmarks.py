@@ -1,6 +1,9 @@
 """The benchmark scripts run end to end on tiny settings and write their reports."""
 import json
 import os
+import re
+
+import numpy
 
 from benchmarks import mnist_ssl_benchmark, mog_benchmark
 from tests.test_mnist_ssl import make_tiny_mnist
@@ -133,6 +136,63 @@ def test_mnist_ssl_benchmark_unlabelled_counts_are_a_grid_axis(tmp_path):
     runs = json.load(open(str(tmp_path / 'counts_runs.json')))
     assert len(runs['post/l20/k0/u100']) == 2 and runs['post/l20/k0/u200'][0]['split']['unlabeled'] == 200
     assert '--max-unlabeled 200' in text  # the example command is a run of the grid
+    assert [r['seed'] for r in runs['post/l20/k0/u100']] == [0, 1]
+    # the trend line: the slope of a dummy-variable least squares on the runs' own metrics
+    x, y, d = [], [], []
+    for n in (100, 200):
+        for seed in (0, 1):
+            m = json.load(open(str(tmp_path / 'runs' / 'u{}'.format(n) / 'l20_k0_s{}'.format(seed) / 'metrics.json')))
+            x.append(numpy.log2(n))
+            y.append(100 * m['test_accuracy'])
+            d.append([seed == 0, seed == 1])
+    slope = numpy.linalg.lstsq(numpy.column_stack([x, numpy.array(d, float)]), y, rcond=None)[0][0]
+    line = re.search(r'\*\*post, 20 labels, plain\*\*: ([-+][0-9.]+) test points per doubling', text)
+    assert line and abs(float(line.group(1)) - slope) < 0.006
+    assert '4 bootstrap resamples of the 2 seeds' in text
+
+
+def _dummy_variable_fit(per_seed, at):
+    """Reference: ordinary least squares of accuracy on [log2 count, one indicator column per seed]."""
+    seeds = sorted(per_seed)
+    rows, y = [], []
+    for i, s in enumerate(seeds):
+        for n, a in per_seed[s]:
+            rows.append([numpy.log2(n)] + [float(j == i) for j in range(len(seeds))])
+            y.append(a)
+    coef = numpy.linalg.lstsq(numpy.array(rows), numpy.array(y), rcond=None)[0]
+    return coef[0], numpy.mean(coef[1:]) + coef[0] * numpy.log2(at)
+
+
+def test_unlabelled_trend_is_the_within_seed_least_squares_slope():
+    rng = numpy.random.RandomState(3)
+    per_seed = {s: [(n, 88 + s + 1.5 * numpy.log2(n / 2000) + rng.normal(0, 0.5)) for n in (2000, 4000, 8900)]
+                for s in (0, 2, 5)}
+    per_seed[5] = per_seed[5][1:]  # unbalanced: a pooled fit without the seed intercepts would differ
+    per_seed[7] = [(4000, 99.0)]  # one count only: no slope, left out
+    x = numpy.log2([n for s in (0, 2, 5) for n, _ in per_seed[s]])
+    pooled = numpy.polyfit(x, [a for s in (0, 2, 5) for _, a in per_seed[s]], 1)[0]
+    t = mnist_ssl_benchmark.unlabelled_trend(per_seed, at=50000)
+    slope, at_value = _dummy_variable_fit({s: per_seed[s] for s in (0, 2, 5)}, 50000)
+    assert t['seeds'] == [0, 2, 5] and abs(t['slope'] - slope) < 1e-9 and abs(t['at_value'] - at_value) < 1e-9
+    assert abs(pooled - slope) > 0.3
+    for s in (0, 2, 5):
+        assert abs(t['seed_slopes'][s] - _dummy_variable_fit({s: per_seed[s]}, 50000)[0]) < 1e-9
+    assert t['resamples'] == 27  # every resample of 3 seeds
+    lo, hi = t['slope_90']
+    assert lo < t['slope'] < hi and min(t['seed_slopes'].values()) <= lo and hi <= max(t['seed_slopes'].values())
+    assert t['at_value_90'][0] < t['at_value'] < t['at_value_90'][1]
+    # points exactly on parallel lines: every resample gives the same slope
+    exact = {s: [(n, 90 + s + 2 * numpy.log2(n / 1000)) for n in (1000, 2000, 4000)] for s in range(3)}
+    e = mnist_ssl_benchmark.unlabelled_trend(exact, at=16000)
+    assert abs(e['slope'] - 2) < 1e-12 and abs(e['slope_90'][0] - 2) < 1e-12 and abs(e['slope_90'][1] - 2) < 1e-12
+    assert abs(e['at_value'] - (91 + 8)) < 1e-9  # mean intercept 91, four doublings past 1,000
+    # many seeds: seeded random resamples, repeatable
+    many = {s: [(n, s + numpy.log2(n) * (1 + 0.1 * s)) for n in (10, 20)] for s in range(8)}
+    a = mnist_ssl_benchmark.unlabelled_trend(many, resamples=500)
+    assert a['resamples'] == 500 and a == mnist_ssl_benchmark.unlabelled_trend(many, resamples=500)
+    one = mnist_ssl_benchmark.unlabelled_trend({0: [(10, 50.0), (20, 53.0)]})
+    assert abs(one['slope'] - 3) < 1e-12 and one['slope_90'] is None
+    assert mnist_ssl_benchmark.unlabelled_trend({0: [(10, 50.0)]}) is None
 
 
 def test_mnist_metrics_benchmark_tiny(tmp_path):
