@@ -76,6 +76,21 @@ def last_grid_picture(run_dir, report_path, name, caption):
     return '![{}]({}/{}.png)'.format(caption, stem, name)
 
 
+def earlier_runs(report_path):
+    """The ``<report stem>_runs.json`` a previous run of the benchmark wrote beside the report (``{}`` when none):
+    the record of runs whose folders may since have been deleted."""
+    path = os.path.splitext(os.path.abspath(report_path))[0] + '_runs.json'
+    return json.load(open(path)) if os.path.isfile(path) else {}
+
+
+def kept_picture(report_path, name, caption):
+    """The Markdown line of a sample grid an earlier report already copied beside the report, or None."""
+    stem = os.path.splitext(os.path.basename(report_path))[0]
+    if not os.path.isfile(os.path.join(os.path.dirname(os.path.abspath(report_path)), stem, name + '.png')):
+        return None
+    return '![{}]({}/{}.png)'.format(caption, stem, name)
+
+
 def resume_flags(out):
     """``['--resume', <its last snapshot>]`` for a run folder that was interrupted (snapshots, no metrics.json), else
     ``[]``: an interrupted run continues from its last snapshot."""

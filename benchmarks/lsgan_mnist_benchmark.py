@@ -6,7 +6,8 @@ The LSGAN post's MNIST run: its generator without batch norm ("never trained"), 
 standard GAN, WGAN-GP and WGAN with clipping on the same networks.  The face grids of the Improved-GAN post (DCGAN,
 + feature matching, + minibatch discrimination, + both) and of the LSGAN post (LSGAN against WGAN), drawn on MNIST
 until face data exists.  Every run is ``train_anime.py --dataset mnist --size 32`` with the variant's preset and
-flags; finished runs (their metrics.json exists) are reused.
+flags; finished runs (their metrics.json exists) are reused, and a run whose folder is gone keeps the record the
+report's earlier ``_runs.json`` holds of it (same seed and number of epochs), so re-tabulating loses nothing.
 
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2 --no-run   # tabulate only
@@ -28,7 +29,8 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import display_command, last_grid_picture, mean_std, run_jobs, write_report  # noqa: E402
+from benchmarks.common import (display_command, earlier_runs, kept_picture, last_grid_picture, mean_std,  # noqa: E402
+                               run_jobs, write_report)
 from ganlib import cli  # noqa: E402
 
 LSGAN, IMPROVED = 'lsgan-mnist-post', 'improved-gan-post'
@@ -134,12 +136,20 @@ def main(argv=None):
              os.path.join(args.runs_dir, '{}_s{}'.format(v, s))) for s in args.seeds for v in args.variants]
     total = None if args.no_run else run_jobs(jobs, args.jobs)
 
-    runs, rows, pictures = {}, [], []
+    runs, rows, pictures, kept = {}, [], [], []
     stem = os.path.splitext(os.path.basename(args.report))[0]
     out_dir = os.path.dirname(os.path.abspath(args.report))
+    earlier = earlier_runs(args.report)
     for v in args.variants:
-        results = [dict(r, seed=s) for s in args.seeds
-                   for r in [read_run(os.path.join(args.runs_dir, '{}_s{}'.format(v, s)))] if r and r['fid']]
+        results = []
+        for s in args.seeds:
+            r = read_run(os.path.join(args.runs_dir, '{}_s{}'.format(v, s)))
+            if r is None:  # its folder is gone: keep the earlier report's record of it, if of this length
+                r = next((e for e in earlier.get(v, []) if e['seed'] == s and e['epochs'][-1:] == [args.epochs]),
+                         None)
+                kept += ['{}_s{}'.format(v, s)] if r else []
+            if r and r['fid']:
+                results.append(dict(r, seed=s))
         if not results:
             continue
         runs[v] = results
@@ -153,8 +163,9 @@ def main(argv=None):
             ', '.join('{:.0f}'.format(r['fid'][-1]) for r in results),
             numpy.mean([r['wall_time_s'] for r in results]), len(results)))
         name = '{}_s{}'.format(v, first['seed'])
-        picture = last_grid_picture(os.path.join(args.runs_dir, name), args.report, name,
-                                    '{}, seed {}'.format(VARIANTS[v][0], first['seed']))
+        caption = '{}, seed {}'.format(VARIANTS[v][0], first['seed'])
+        picture = last_grid_picture(os.path.join(args.runs_dir, name), args.report, name, caption) or \
+            kept_picture(args.report, name, caption)
         if picture:
             pictures.append(picture)
     if not runs:
@@ -168,7 +179,9 @@ def main(argv=None):
     header = ('total wall time {:.1f} min on this repository\'s 2-core CPU machine, {} at a time, one BLAS thread '
               'each'.format(total / 60, args.jobs) if total is not None else 'tabulating finished runs only') + \
         "; the runs' own wall times sum to {:.1f} min".format(
-            sum(r['wall_time_s'] for results in runs.values() for r in results) / 60)
+            sum(r['wall_time_s'] for results in runs.values() for r in results) / 60) + \
+        ('; {} kept from the earlier `{}_runs.json`, their run folders being gone'.format(', '.join(kept), stem)
+         if kept else '')
     its, per_epoch = args.epochs * args.iterations_per_epoch, args.iterations_per_epoch
     if args.full_epochs:
         its = max(r['iterations'] for results in runs.values() for r in results)

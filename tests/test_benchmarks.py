@@ -251,6 +251,38 @@ def test_lsgan_mnist_benchmark_tiny(tmp_path):
     assert os.path.getmtime(metrics) == before
 
 
+def test_lsgan_mnist_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
+    """Re-tabulating after a run folder was deleted keeps that run's row, curve and grid from the earlier
+    _runs.json; a run of another length is not mixed in, and nothing is kept when there was no earlier report."""
+    import shutil
+    from benchmarks import lsgan_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'results' / 'kept.md')
+    os.makedirs(os.path.dirname(report))
+    argv = ['--data-dir', data, '--variants', 'gan-bn', '--seeds', '0', '1', '--epochs', '2',
+            '--iterations-per-epoch', '1', '--g-ch', '16', '--d-ch', '2', '--batch-size', '4', '--jobs', '1',
+            '--score-samples', '20', '--classifier-cache', str(tmp_path / 'cache'),
+            '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    lsgan_mnist_benchmark.main(argv)
+    before = json.load(open(str(tmp_path / 'results' / 'kept_runs.json')))
+    row = [line for line in open(report) if line.startswith('| standard GAN')]
+    shutil.rmtree(str(tmp_path / 'runs' / 'gan-bn_s0'))  # the first seed's folder, whose grid the report shows
+    lsgan_mnist_benchmark.main(argv + ['--no-run'])
+    assert json.load(open(str(tmp_path / 'results' / 'kept_runs.json'))) == before
+    text = open(report).read()
+    assert [line for line in text.splitlines(True) if line.startswith('| standard GAN')] == row
+    assert 'gan-bn_s0 kept from the earlier `kept_runs.json`' in text
+    assert '(kept/gan-bn_s0.png)' in text
+    # another length: the earlier 2-epoch record of seed 0 is not a 3-epoch run
+    lsgan_mnist_benchmark.main(argv + ['--no-run', '--epochs', '3'])
+    assert 'kept from' not in open(report).read()
+    assert [r['seed'] for r in json.load(open(str(tmp_path / 'results' / 'kept_runs.json')))['gan-bn']] == [1]
+    json.dump(before, open(str(tmp_path / 'results' / 'kept_runs.json'), 'w'))
+    os.remove(str(tmp_path / 'results' / 'kept_runs.json'))
+    lsgan_mnist_benchmark.main(argv + ['--no-run'])  # no earlier record: seed 0 is simply missing
+    assert [r['seed'] for r in json.load(open(str(tmp_path / 'results' / 'kept_runs.json')))['gan-bn']] == [1]
+
+
 def test_mean_std_shows_no_spread_for_one_seed():
     from benchmarks.common import mean_std
     assert mean_std([3.0, 5.0], '{:.1f}') == '4.0 ± 1.0'
