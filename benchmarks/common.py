@@ -79,8 +79,18 @@ def last_grid_picture(run_dir, report_path, name, caption):
 def earlier_runs(report_path):
     """The ``<report stem>_runs.json`` a previous run of the benchmark wrote beside the report (``{}`` when none):
     the record of runs whose folders may since have been deleted."""
+    from ganlib.cli import CleanExit
     path = os.path.splitext(os.path.abspath(report_path))[0] + '_runs.json'
-    return json.load(open(path)) if os.path.isfile(path) else {}
+    if not os.path.isfile(path):
+        return {}
+    try:
+        runs = json.load(open(path))
+    except ValueError as e:
+        raise CleanExit('{}: not a runs record ({}); move it away to tabulate without it'.format(path, e))
+    if not isinstance(runs, dict):
+        raise CleanExit('{}: not a runs record (expected an object of variants); move it away to tabulate without '
+                        'it'.format(path))
+    return runs
 
 
 def kept_picture(report_path, name, caption):

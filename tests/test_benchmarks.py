@@ -355,6 +355,17 @@ def test_dcgan_layout_probe_tiny(tmp_path):
     assert not os.path.exists(str(tmp_path / 'x.png'))
 
 
+def test_lsgan_benchmark_refuses_a_broken_earlier_runs_record_in_one_line(tmp_path):
+    from tests.test_anime import run_cli
+    for text in ('{"gan-bn": [', '[1, 2]'):
+        (tmp_path / 'r_runs.json').write_text(text)
+        proc = run_cli('benchmarks/lsgan_mnist_benchmark.py', '--no-run', '--runs-dir', str(tmp_path / 'runs'),
+                       '--report', str(tmp_path / 'r.md'))
+        assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and 'Traceback' not in proc.stderr
+        assert 'r_runs.json: not a runs record' in proc.stderr and proc.stdout == ''
+        assert (tmp_path / 'r_runs.json').read_text() == text and not (tmp_path / 'r.md').exists()
+
+
 def test_lsgan_and_stacked_benchmarks_bad_input_one_line(tmp_path):
     """A missing MNIST folder, or --no-run with no finished runs: one line, exit 2, nothing written."""
     from tests.test_anime import run_cli
