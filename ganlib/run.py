@@ -67,17 +67,22 @@ def check_out(path):
 
 def check_paths(parser, args):
     """The path checks every script makes at parse time: ``--resume`` names a file, ``--out`` is or can become a
-    writable folder and, unless resuming, holds no earlier run (its ``args.json``), so nothing is overwritten; a
-    failure is ``parser.error`` (one line, exit 2, nothing created).  Returns ``args``."""
+    writable folder and, unless resuming, is new or empty (an earlier run's ``args.json`` is named as such), so
+    nothing is overwritten; a failure is ``parser.error`` (one line, exit 2, nothing created).  Returns ``args``."""
     if getattr(args, 'resume', None) is not None and not os.path.isfile(args.resume):
         parser.error('--resume: no such snapshot file: {}'.format(args.resume))
     try:
         check_out(args.out)
     except cli.CleanExit as e:
         parser.error(str(e))
-    if getattr(args, 'resume', None) is None and os.path.isfile(os.path.join(args.out, 'args.json')):
-        parser.error('--out {} already holds a run (args.json): continue it with --resume and one of its snapshots, '
-                     'or choose another --out'.format(args.out))
+    if getattr(args, 'resume', None) is None and os.path.isdir(args.out):
+        if os.path.isfile(os.path.join(args.out, 'args.json')):
+            parser.error('--out {} already holds a run (args.json): continue it with --resume and one of its '
+                         'snapshots, or choose another --out'.format(args.out))
+        held = sorted(os.listdir(args.out))
+        if held:
+            parser.error('--out {} is not empty (it holds {}{}): a new run needs a new or empty folder, so nothing in '
+                         'it is overwritten'.format(args.out, ', '.join(held[:3]), ', ...' if len(held) > 3 else ''))
     return args
 
 

@@ -65,3 +65,30 @@ def test_out_holding_an_earlier_run_is_refused_without_resume(tmp_path, script, 
     assert_one_line(run(script, *(flags + ['--out', str(out), '--quiet'])), 'already holds a run')
     assert sorted(os.listdir(out)) == ['args.json', 'snapshot_iter_5']
     assert (out / 'args.json').read_text() == '{"seed": 0}\n' and (out / 'snapshot_iter_5').read_text() == 'earlier\n'
+
+
+@pytest.mark.parametrize('script, flags', [
+    ('train_mog.py', []),
+    ('train_anime.py', ['--dataset', 'stacked-mnist', '--stacked-size', '16', '--batch-size', '4']),
+    ('train_mnist_ssl.py', ['--labels', '20', '--batch-size', '10']),
+    ('train_progressive.py', []),
+    ('train_conditional.py', []),
+])
+def test_out_holding_other_files_is_refused_without_resume(tmp_path, script, flags):
+    """A folder with files that are not a run (no args.json) is not written into either: the run would replace a
+    user's ``log`` or ``samples/``; one line naming what the folder holds, exit 2, the files untouched."""
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    if script != 'train_mog.py':
+        flags = flags + ['--data-dir', data]
+    out = tmp_path / 'mine'
+    out.mkdir()
+    (out / 'log').write_text('my notes\n')
+    assert_one_line(run(script, *(flags + ['--out', str(out), '--quiet'])), 'is not empty (it holds log)')
+    assert os.listdir(out) == ['log'] and (out / 'log').read_text() == 'my notes\n'
+
+
+def test_an_empty_existing_out_is_accepted(tmp_path):
+    """Only files are protected: a folder made beforehand and still empty takes the run."""
+    out = tmp_path / 'made'
+    out.mkdir()
+    assert train_mog.parse_args(['--out', str(out)]).out == str(out)
