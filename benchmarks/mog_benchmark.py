@@ -4,7 +4,8 @@ the first seed and the mode metrics per epoch (mean over seeds), so a reader see
 
 Each run is ``train_mog.py`` in its own process (one BLAS thread each, --jobs at a time).  Finished runs (their
 metrics.json exists) are skipped and interrupted ones resume from their last snapshot, so an interrupted benchmark
-continues where it stopped.
+continues where it stopped.  A run whose folder is gone keeps the row the report's earlier ``_runs.json`` holds of
+it (same seed and number of iterations), so re-tabulating loses nothing.
 
   python benchmarks/mog_benchmark.py                       # the published table
   python benchmarks/mog_benchmark.py --methods vanilla unrolled5 --seeds 0 --epochs 2   # a quick look
@@ -21,8 +22,8 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (MODE_CURVES, display_command, kde_figure, mean_std, mode_curves,  # noqa: E402
-                               resume_flags, run_jobs, write_report)
+from benchmarks.common import (MODE_CURVES, display_command, earlier_runs, kde_figure, mean_std,  # noqa: E402
+                               mode_curves, resume_flags, run_jobs, write_report)
 
 METHODS = {
     'vanilla': ['--unroll', '0'],
@@ -52,6 +53,7 @@ DATASETS = {
     'ring': ['--dataset', 'ring', '--std', '0.02'],
     'grid': ['--dataset', 'grid', '--std', '0.05'],
 }
+N_MODES = {'ring': 8, 'grid': 25}
 TARGETS = {  # PacGAN Table 1 (best published: PacGAN4) — modes, HQ %, reverse KL
     'ring': (7.9, 95.6, 0.07),
     'grid': (24.8, 93.6, 0.04),
@@ -91,35 +93,43 @@ def command(dataset, z, method, seed, args, out):
              str(max(1, args.epochs // 4)), '--quiet', '--out', out] + resume_flags(out))
 
 
-def summarize(args, runs_dir):
-    rows, raw = [], {}
+def summarize(args, runs_dir, earlier=None):
+    """The table's rows, the runs' records (``<report>_runs.json``) and the names of the runs kept from the
+    ``earlier`` records because their folders are gone."""
+    rows, raw, kept = [], {}, []
+    iterations = args.epochs * args.iterations_per_epoch
     for dataset in args.datasets:
         for z in sorted(set(args.z_dims) | set(args.toolbox_z_dims), reverse=True):
             for method in args.methods:
                 if z not in z_dims_for(method, args):
                     continue
-                ms = []
+                key, ms = '{}/z{}/{}'.format(dataset, z, method), []
                 for seed in args.seeds:
                     path = os.path.join(runs_dir, run_name(dataset, z, method, seed), 'metrics.json')
                     if os.path.isfile(path):
                         full = json.load(open(path))
-                        ms.append(dict(full, **{k: v for k, v in metrics_of(method, full).items()
-                                                if k in SCORED}))
+                        ms.append(dict(full, seed=seed, **{k: v for k, v in metrics_of(method, full).items()
+                                                           if k in SCORED}))
+                        continue
+                    old = next((e for e in (earlier or {}).get(key, []) if e.get('seed') == seed and
+                                e.get('iterations') == iterations), None)
+                    if old is not None:
+                        ms.append(old)
+                        kept.append(run_name(dataset, z, method, seed))
                 if not ms:
                     continue
-                raw['{}/z{}/{}'.format(dataset, z, method)] = [
-                    {k: m[k] for k in SCORED + ('wall_time_s', 'ms_per_iteration', 'iterations') if k in m}
-                    for m in ms]
+                raw[key] = [{k: m[k] for k in SCORED + ('seed', 'wall_time_s', 'ms_per_iteration', 'iterations')
+                             if k in m} for m in ms]
 
                 def col(key, fmt, scale=1.0):  # runs made before the sharper metrics have none: '–'
                     values = [scale * m[key] for m in ms if key in m]
                     return mean_std(values, fmt) if len(values) == len(ms) else '–'
                 rows.append('| {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.1f} | {:.0f} |'.format(
-                    dataset, z, method, col('modes', '{:.1f}'), ms[0]['n_modes'], col('hq', '{:.1f}', 100),
+                    dataset, z, method, col('modes', '{:.1f}'), N_MODES[dataset], col('hq', '{:.1f}', 100),
                     col('rev_kl', '{:.3f}'), col('rev_kl_hq', '{:.3f}'), col('balanced_hq', '{:.1f}', 100),
                     numpy.mean([m['ms_per_iteration'] for m in ms]), numpy.mean([m['wall_time_s'] for m in ms])) +
                     ' {} |'.format(len(ms)))
-    return rows, raw
+    return rows, raw, kept
 
 
 CURVES = MODE_CURVES[:2] + (('eval/balanced_hq', 'balanced HQ %', 100),) + MODE_CURVES[2:]
@@ -131,14 +141,23 @@ def logs_of(runs_dir, dataset, z, method, seeds):
     return [json.load(open(os.path.join(f, 'log'))) for f in folders if os.path.isfile(os.path.join(f, 'metrics.json'))]
 
 
+def first_run(runs_dir, dataset, z, method, seeds):
+    """(KDE label, folder) of the first seed whose run folder exists (the label names a seed other than the
+    first); the first seed's folder when none does."""
+    seed = next((s for s in seeds if os.path.isfile(os.path.join(runs_dir, run_name(dataset, z, method, s),
+                                                                 'args.json'))), seeds[0])
+    return (method if seed == seeds[0] else '{}, seed {}'.format(method, seed),
+            os.path.join(runs_dir, run_name(dataset, z, method, seed)))
+
+
 def figures(args, runs_dir, out_dir, stem):
-    """Per (data, z): the KDE rows of the first seed and the metric curves (not for the truncation methods, whose
-    training and per-epoch scores are the plain GAN's) → the figures' paths."""
+    """Per (data, z): the KDE rows of the first seed that has a run folder and the metric curves (not for the
+    truncation methods, whose training and per-epoch scores are the plain GAN's) → the figures' paths."""
     paths = []
     for dataset in args.datasets:
         for z in sorted(set(args.z_dims) | set(args.toolbox_z_dims), reverse=True):
             methods = [m for m in args.methods if z in z_dims_for(m, args)]
-            runs = [(method, os.path.join(runs_dir, run_name(dataset, z, method, args.seeds[0]))) for method in methods]
+            runs = [first_run(runs_dir, dataset, z, method, args.seeds) for method in methods]
             name = '{}_{}_z{}'.format(stem, dataset, z)
             curves = [(m, logs_of(runs_dir, dataset, z, m, args.seeds)) for m in methods
                       if not m.startswith('truncation')]
@@ -178,7 +197,7 @@ def main(argv=None):
     jobs.sort(key=lambda j: slowest_first(j[0]))
     total = 0.0 if args.no_run else run_jobs(jobs, args.jobs)
 
-    rows, raw = summarize(args, args.runs_dir)
+    rows, raw, kept = summarize(args, args.runs_dir, earlier_runs(args.report))
     out_dir = os.path.dirname(os.path.abspath(args.report))
     stem = os.path.splitext(os.path.basename(args.report))[0]
     figs = figures(args, args.runs_dir, out_dir, stem)
@@ -189,7 +208,9 @@ def main(argv=None):
         seeds=', '.join(map(str, args.seeds)), n_seeds=len(args.seeds), rows='\n'.join(rows),
         timing=('--no-run: tabulated the finished runs' if args.no_run else
                 "{} at a time; this call's wall time {:.1f} min, runs finished by earlier calls reused".format(
-                    args.jobs, total / 60.0)), run_min=sum(m['wall_time_s'] for ms in raw.values() for m in ms) / 60.0,
+                    args.jobs, total / 60.0)) +
+        ('; {} kept from the earlier `{}_runs.json`, their run folders being gone'.format(', '.join(kept), stem)
+         if kept else ''), run_min=sum(m['wall_time_s'] for ms in raw.values() for m in ms) / 60.0,
         toolbox_z=', '.join(map(str, args.toolbox_z_dims)),
         argv=' '.join(argv if argv is not None else sys.argv[1:]), example=example,
         methods='\n'.join('- `{}`: `{}`'.format(k, ' '.join(v)) for k, v in METHODS.items() if k in args.methods),
@@ -238,8 +259,8 @@ grid 24.8 / 93.6 % / 0.04.
 
 ## Figures
 
-Per data set: scatter + KDE of 10,000 samples of the first seed (red × = true modes), then the mode metrics after
-every epoch (2,500 samples, mean over the seeds).
+Per data set: scatter + KDE of 10,000 samples of the first seed that still has its run folder (red × = true
+modes), then the mode metrics after every epoch (2,500 samples, mean over the seeds that have their logs).
 
 {figures}
 """

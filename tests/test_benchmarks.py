@@ -36,6 +36,35 @@ def test_mog_benchmark_tiny(tmp_path):
     assert open(report).read().count('my reading of the table') == 1
 
 
+def test_mog_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
+    """Re-tabulating after a seed's run folder was deleted keeps its row from the earlier _runs.json and names it;
+    the KDE figure shows the next seed that has a folder; a run of another length is not mixed in."""
+    import shutil
+    report = str(tmp_path / 'results' / 'tb.md')
+    os.makedirs(os.path.dirname(report))
+    argv = ['--methods', 'vanilla', '--datasets', 'ring', '--z-dims', '4', '--seeds', '0', '1', '--epochs', '1',
+            '--iterations-per-epoch', '3', '--jobs', '1', '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    mog_benchmark.main(argv)
+    runs_json = str(tmp_path / 'results' / 'tb_runs.json')
+    before = json.load(open(runs_json))
+    assert [r['seed'] for r in before['ring/z4/vanilla']] == [0, 1]
+    row = [line for line in open(report) if line.startswith('| ring | 4 | vanilla |')]
+    assert len(row) == 1 and '/ 8 |' in row[0]
+    shutil.rmtree(str(tmp_path / 'runs' / 'ring_z4_vanilla_s0'))
+    mog_benchmark.main(argv + ['--no-run'])
+    assert json.load(open(runs_json)) == before
+    text = open(report).read()
+    assert [line for line in text.splitlines(True) if line.startswith('| ring | 4 | vanilla |')] == row
+    assert 'ring_z4_vanilla_s0 kept from the earlier `tb_runs.json`' in text
+    assert os.path.isfile(str(tmp_path / 'results' / 'tb_ring_z4.png'))
+    assert mog_benchmark.first_run(str(tmp_path / 'runs'), 'ring', 4, 'vanilla', [0, 1]) == (
+        'vanilla, seed 1', str(tmp_path / 'runs' / 'ring_z4_vanilla_s1'))
+    # another length: the earlier 3-iteration record of seed 0 is not a 6-iteration run
+    mog_benchmark.main(argv + ['--no-run', '--iterations-per-epoch', '6'])
+    assert 'kept from' not in open(report).read()
+    assert [r['seed'] for r in json.load(open(runs_json))['ring/z4/vanilla']] == [1]
+
+
 def test_mog_sweep_starts_with_its_costliest_runs():
     names = [mog_benchmark.run_name(d, 256, m, s) for d in ('grid', 'ring') for s in (0, 1)
              for m in ('vanilla', 'unrolled5', 'minibatch-disc', 'feature-matching', 'lsgan', 'wgan-gp')]
@@ -277,7 +306,6 @@ def test_lsgan_mnist_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
     lsgan_mnist_benchmark.main(argv + ['--no-run', '--epochs', '3'])
     assert 'kept from' not in open(report).read()
     assert [r['seed'] for r in json.load(open(str(tmp_path / 'results' / 'kept_runs.json')))['gan-bn']] == [1]
-    json.dump(before, open(str(tmp_path / 'results' / 'kept_runs.json'), 'w'))
     os.remove(str(tmp_path / 'results' / 'kept_runs.json'))
     lsgan_mnist_benchmark.main(argv + ['--no-run'])  # no earlier record: seed 0 is simply missing
     assert [r['seed'] for r in json.load(open(str(tmp_path / 'results' / 'kept_runs.json')))['gan-bn']] == [1]
