@@ -93,6 +93,14 @@ def earlier_runs(report_path):
     return runs
 
 
+def require_finished(found, runs_dir):
+    """A one-line CleanExit when there is nothing to tabulate (no finished run under ``runs_dir`` and none kept from an
+    earlier record): the report and its ``_runs.json`` are left as they are, not rewritten with an empty table."""
+    from ganlib.cli import CleanExit
+    if not found:
+        raise CleanExit('no finished runs under {}; the report is left as it is'.format(runs_dir))
+
+
 def kept_picture(report_path, name, caption):
     """The Markdown line of a sample grid an earlier report already copied beside the report, or None."""
     stem = os.path.splitext(os.path.basename(report_path))[0]

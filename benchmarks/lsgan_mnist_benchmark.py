@@ -30,7 +30,7 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from benchmarks.common import (display_command, earlier_runs, kept_picture, last_grid_picture, mean_std,  # noqa: E402
-                               run_jobs, write_report)
+                               require_finished, run_jobs, write_report)
 from ganlib import cli  # noqa: E402
 
 LSGAN, IMPROVED = 'lsgan-mnist-post', 'improved-gan-post'
@@ -168,8 +168,7 @@ def main(argv=None):
             kept_picture(args.report, name, caption)
         if picture:
             pictures.append(picture)
-    if not runs:
-        raise cli.CleanExit('no finished runs under {}'.format(args.runs_dir))
+    require_finished(runs, args.runs_dir)
     figure = os.path.join(out_dir, stem + '_fid.png')
     fid_figure(runs, figure)
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), runs)

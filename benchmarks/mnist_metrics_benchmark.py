@@ -5,7 +5,6 @@ data (what a perfect generator would score), on degenerate sample sets, and on g
   python benchmarks/mnist_metrics_benchmark.py                       # real-data anchors only
   python benchmarks/mnist_metrics_benchmark.py --runs result/bench_mnist_ssl/*   # + those generators
 """
-import glob
 import json
 import os
 import sys

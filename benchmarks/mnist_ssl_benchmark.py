@@ -24,7 +24,8 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import display_command, mean_std, resume_flags, run_jobs, write_report  # noqa: E402
+from benchmarks.common import (display_command, mean_std, require_finished, resume_flags, run_jobs,  # noqa: E402
+                               write_report)
 from ganlib import cli  # noqa: E402
 
 
@@ -200,6 +201,7 @@ def main(argv=None):
             mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'),
             ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
             numpy.mean([m['wall_time_s'] for m in ms]), len(ms)))
+    require_finished(rows, args.runs_dir)
     trends = []
     if len(counts) > 1:
         for (model, labels, k), per_seed in by_seed.items():

@@ -23,7 +23,7 @@ import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
 from benchmarks.common import (MODE_CURVES, display_command, earlier_runs, kde_figure, mean_std,  # noqa: E402
-                               mode_curves, resume_flags, run_jobs, write_report)
+                               mode_curves, require_finished, resume_flags, run_jobs, write_report)
 
 METHODS = {
     'vanilla': ['--unroll', '0'],
@@ -198,6 +198,7 @@ def main(argv=None):
     total = 0.0 if args.no_run else run_jobs(jobs, args.jobs)
 
     rows, raw, kept = summarize(args, args.runs_dir, earlier_runs(args.report))
+    require_finished(rows, args.runs_dir)
     out_dir = os.path.dirname(os.path.abspath(args.report))
     stem = os.path.splitext(os.path.basename(args.report))[0]
     figs = figures(args, args.runs_dir, out_dir, stem)

@@ -23,8 +23,8 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (display_command, kde_figure, mean_std, mode_curves, resume_flags, run_jobs,  # noqa: E402
-                               write_report)
+from benchmarks.common import (display_command, kde_figure, mean_std, mode_curves, require_finished,  # noqa: E402
+                               resume_flags, run_jobs, write_report)
 
 # PacGAN Table 1 (10 trials; mean ± std): (modes, HQ %, reverse KL) and their spreads.
 TABLE1 = {
@@ -123,6 +123,7 @@ def main(argv=None):
                 jobs.append((run_name(dataset, pack, seed), command(dataset, pack, seed, args, out), out))
         total = run_jobs(jobs, args.jobs)
     rows, raw = summarize(args)
+    require_finished(rows, args.runs_dir)
     out_dir = os.path.dirname(os.path.abspath(args.report))
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.splitext(os.path.basename(args.report))[0]

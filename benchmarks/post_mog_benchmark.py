@@ -21,7 +21,8 @@ sys.path.insert(0, ROOT)
 import ganlib.compat  # noqa: E402,F401
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import display_command, kde_figure, mean_std, resume_flags, run_jobs, write_report  # noqa: E402
+from benchmarks.common import (display_command, kde_figure, mean_std, require_finished, resume_flags,  # noqa: E402
+                               run_jobs, write_report)
 
 METHODS = {  # label, train_mog.py preset
     'gan': ('GAN (K=1)', 'unrolled-post-plain'),
@@ -129,6 +130,7 @@ def main(argv=None):
     total = 0.0 if args.no_run else run_jobs(jobs, args.jobs)
 
     rows, raw = summarize(args)
+    require_finished(rows, args.runs_dir)
     out_dir = os.path.dirname(os.path.abspath(args.report))
     stem = os.path.splitext(os.path.basename(args.report))[0]
     figs = figures(args, out_dir, stem)

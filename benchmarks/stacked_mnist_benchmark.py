@@ -18,7 +18,8 @@ sys.path.insert(0, ROOT)
 
 import ganlib.compat  # noqa: E402,F401
 
-from benchmarks.common import display_command, last_grid_picture, mean_std, write_report  # noqa: E402
+from benchmarks.common import (display_command, last_grid_picture, mean_std, require_finished,  # noqa: E402
+                               write_report)
 from ganlib import cli  # noqa: E402
 
 METHODS = {
@@ -116,8 +117,7 @@ def main(argv=None):
             method, mean_std([r['modes'] for r in results], '{:.1f}'), mean_std([r['kl'] for r in results], '{:.3f}'),
             ', '.join(str(r['modes']) for r in results), sum(r['ms_per_iteration'] for r in results) / len(results),
             sum(r['wall_time_s'] for r in results) / len(results), len(results)))
-    if not rows:
-        raise cli.CleanExit('no finished runs under {}'.format(args.runs_dir))
+    require_finished(rows, args.runs_dir)
     out_dir = os.path.dirname(os.path.abspath(args.report))
     stem = os.path.splitext(os.path.basename(args.report))[0]
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)

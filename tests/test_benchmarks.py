@@ -406,6 +406,27 @@ def test_lsgan_and_stacked_benchmarks_bad_input_one_line(tmp_path):
             assert not os.path.exists(report)
 
 
+def test_tabulating_nothing_leaves_the_published_report_as_it_is(tmp_path):
+    """--no-run / --summarize-only with no finished run (a fresh clone has no run folders): one line, exit 2, and
+    the report and its _runs.json keep their bytes instead of being rewritten with an empty table."""
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    for script, flag in (('benchmarks/mog_benchmark.py', '--no-run'), ('benchmarks/post_mog_benchmark.py', '--no-run'),
+                         ('benchmarks/pacgan_benchmark.py', '--summarize-only'),
+                         ('benchmarks/mnist_ssl_benchmark.py', '--no-run')):
+        report = tmp_path / (os.path.basename(script)[:-3] + '.md')
+        report.write_text('# published\n| a | table |\n')
+        runs_json = tmp_path / (os.path.basename(script)[:-3] + '_runs.json')
+        runs_json.write_text('{}\n')
+        extra = ['--data-dir', data] if 'ssl' in script else []
+        files = sorted(os.listdir(str(tmp_path)))
+        proc = run_cli(script, *(extra + [flag, '--runs-dir', str(tmp_path / 'empty'), '--report', str(report)]))
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and 'no finished runs under' in lines[0], (script, proc.stderr)
+        assert report.read_text() == '# published\n| a | table |\n' and runs_json.read_text() == '{}\n', script
+        assert sorted(os.listdir(str(tmp_path))) == files, script  # no figure written either
+
+
 def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys):
     """benchmarks/gpu_check.py in its CPU dry-run form: the scripts run, resume is bit-exact, evaluate.py and
     analogy.py read the runs, the report has a row per workload (on a GPU machine: --device @cupy:0)."""
