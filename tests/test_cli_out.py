@@ -16,6 +16,20 @@ def run(script, *args):
                           stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
+EVERY_SCRIPT = [  # every training script, with flags small enough for the tiny MNIST
+    ('train_mog.py', []),
+    ('train_anime.py', ['--dataset', 'stacked-mnist', '--stacked-size', '16', '--batch-size', '4']),
+    ('train_mnist_ssl.py', ['--labels', '20', '--batch-size', '10']),
+    ('train_progressive.py', []),
+    ('train_conditional.py', []),
+]
+
+
+def with_data(tmp_path, script, flags):
+    """``flags`` plus ``--data-dir`` of a tiny MNIST for the image scripts."""
+    return flags if script == 'train_mog.py' else flags + ['--data-dir', make_tiny_mnist(str(tmp_path / 'data'))]
+
+
 def assert_one_line(proc, words):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and words in lines[0] and 'Traceback' not in proc.stderr, \
@@ -28,9 +42,7 @@ def assert_one_line(proc, words):
     ('train_mnist_ssl.py', ['--labels', '20', '--batch-size', '10']),
 ])
 def test_out_that_is_a_file_or_below_a_file(tmp_path, script, flags):
-    data = make_tiny_mnist(str(tmp_path / 'data'))
-    if script != 'train_mog.py':
-        flags = flags + ['--data-dir', data]
+    flags = with_data(tmp_path, script, flags)
     a_file = tmp_path / 'taken'
     a_file.write_text('keep me\n')
     assert_one_line(run(script, *(flags + ['--out', str(a_file), '--quiet'])), 'is not a folder')
@@ -45,19 +57,11 @@ def test_analogy_on_a_mog_run_is_one_line(tmp_path):
     assert_one_line(run('analogy.py', run_dir), 'is a mog run: analogy.py needs an image run')
 
 
-@pytest.mark.parametrize('script, flags', [
-    ('train_mog.py', []),
-    ('train_anime.py', ['--dataset', 'stacked-mnist', '--stacked-size', '16', '--batch-size', '4']),
-    ('train_mnist_ssl.py', ['--labels', '20', '--batch-size', '10']),
-    ('train_progressive.py', []),
-    ('train_conditional.py', []),
-])
+@pytest.mark.parametrize('script, flags', EVERY_SCRIPT)
 def test_out_holding_an_earlier_run_is_refused_without_resume(tmp_path, script, flags):
     """Nothing is overwritten: an --out with an earlier run's args.json is one line and exit 2 unless --resume is
     given, and the folder's files are left exactly as they were."""
-    data = make_tiny_mnist(str(tmp_path / 'data'))
-    if script != 'train_mog.py':
-        flags = flags + ['--data-dir', data]
+    flags = with_data(tmp_path, script, flags)
     out = tmp_path / 'run'
     out.mkdir()
     (out / 'args.json').write_text('{"seed": 0}\n')
@@ -67,19 +71,11 @@ def test_out_holding_an_earlier_run_is_refused_without_resume(tmp_path, script, 
     assert (out / 'args.json').read_text() == '{"seed": 0}\n' and (out / 'snapshot_iter_5').read_text() == 'earlier\n'
 
 
-@pytest.mark.parametrize('script, flags', [
-    ('train_mog.py', []),
-    ('train_anime.py', ['--dataset', 'stacked-mnist', '--stacked-size', '16', '--batch-size', '4']),
-    ('train_mnist_ssl.py', ['--labels', '20', '--batch-size', '10']),
-    ('train_progressive.py', []),
-    ('train_conditional.py', []),
-])
+@pytest.mark.parametrize('script, flags', EVERY_SCRIPT)
 def test_out_holding_other_files_is_refused_without_resume(tmp_path, script, flags):
     """A folder with files that are not a run (no args.json) is not written into either: the run would replace a
     user's ``log`` or ``samples/``; one line naming what the folder holds, exit 2, the files untouched."""
-    data = make_tiny_mnist(str(tmp_path / 'data'))
-    if script != 'train_mog.py':
-        flags = flags + ['--data-dir', data]
+    flags = with_data(tmp_path, script, flags)
     out = tmp_path / 'mine'
     out.mkdir()
     (out / 'log').write_text('my notes\n')
