@@ -88,3 +88,17 @@ def test_an_empty_existing_out_is_accepted(tmp_path):
     out = tmp_path / 'made'
     out.mkdir()
     assert train_mog.parse_args(['--out', str(out)]).out == str(out)
+
+
+def test_an_unwritable_out_is_one_line(tmp_path, monkeypatch, capsys):
+    """An --out folder (or the parent it would be made in) that cannot be written is refused at parse time, one line,
+    exit 2.  Root may write anywhere, so the permission answer is simulated."""
+    made = tmp_path / 'made'
+    made.mkdir()
+    monkeypatch.setattr(os, 'access', lambda path, mode: False)
+    for out, words in ((made, 'the folder is not writable'), (made / 'new', 'is not writable)')):
+        with pytest.raises(SystemExit) as e:
+            train_mog.parse_args(['--out', str(out)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and words in err[0], err
+    assert not (made / 'new').exists() and os.listdir(str(made)) == []
