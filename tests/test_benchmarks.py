@@ -624,3 +624,46 @@ def test_same_as_baseline_compares_two_finished_runs(tmp_path, capsys):
                           text=True)
     assert proc.returncode == 2 and '--baseline-root is required' in proc.stderr and 'Traceback' not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_equal_cost_compares_runs_at_equal_compute(tmp_path, capsys):
+    """Compute = iteration × ms per update in units of the first curve's update; FIDs read at each curve's mean
+    final compute, and the first compute below its mean final FID (numbers worked out by hand below)."""
+    from benchmarks import equal_cost
+    a = {'a': [dict(seed=0, at_iteration=[10, 20, 30], fid=[100, 50, 30]),
+               dict(seed=1, at_iteration=[10, 20, 30], fid=[100, 60, 40])]}
+    b = {'b': [dict(seed=5, at_iteration=[10, 20, 30, 40], fid=[200, 80, 35, 20])]}
+    (tmp_path / 'a_runs.json').write_text(json.dumps(a))
+    (tmp_path / 'b_runs.json').write_text(json.dumps(b))
+    curves = equal_cost.load_curves([(str(tmp_path / 'a_runs.json'), 'a', '2'),
+                                     (str(tmp_path / 'b_runs.json'), 'b', '4')])
+    # b's updates cost twice a's: its epochs sit at compute 20, 40, 60, 80 in a's updates
+    budget, target, rows = equal_cost.comparison(curves, 0)
+    assert (budget, target) == (30, 35)
+    assert [(r['seed'], r['final_compute'], r['fid_at_budget'], r['epoch_at_budget'], r['below_target_at'])
+            for r in rows] == [(0, 30, 30, 3, 30), (1, 30, 40, 3, None), (5, 80, 200, 1, 80)]
+    budget, target, rows = equal_cost.comparison(curves, 1)
+    assert (budget, target) == (80, 20)
+    # a's runs end at 30, before the budget: no FID there; nothing is below 20 (strictly)
+    assert [(r['fid_at_budget'], r['below_target_at']) for r in rows] == [(None, None), (None, None), (20, None)]
+
+    out = tmp_path / 'ec.png'
+    equal_cost.main(['--curve', str(tmp_path / 'a_runs.json'), 'a', '2', '--curve', str(tmp_path / 'b_runs.json'),
+                     'b', '4', '--out', str(out)])
+    text = capsys.readouterr().out
+    assert out.stat().st_size > 0
+    assert '| b | 5 | 80 | 200.0 (1) | 80 |' in text and '| a | 0 | 30 | – (ended before it) | never |' in text
+
+
+def test_equal_cost_bad_input_one_line(tmp_path):
+    from tests.test_anime import run_cli
+    (tmp_path / 'r_runs.json').write_text(json.dumps({'a': [dict(seed=0, at_iteration=[1], fid=[9])]}))
+    runs, png = str(tmp_path / 'r_runs.json'), str(tmp_path / 'f.png')
+    for argv, says in ((['--curve', runs, 'b', '1'], "no runs of 'b'"),
+                       (['--curve', runs, 'a', '0'], 'the cost in ms per update'),
+                       (['--curve', str(tmp_path / 'none.json'), 'a', '1'], 'cannot read a runs record'),
+                       (['--curve', runs, 'a', '1', '--out', str(tmp_path / 'no' / 'f.png')], 'does not exist')):
+        argv = argv + ([] if '--out' in argv else ['--out', png])
+        proc = run_cli('benchmarks/equal_cost.py', *argv)
+        assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and says in proc.stderr, proc.stderr
+        assert 'Traceback' not in proc.stderr and not os.path.exists(png)
