@@ -121,6 +121,20 @@ MODE_CURVES = (('eval/modes', 'modes captured', 1), ('eval/hq', 'high quality %'
                ('eval/rev_kl_hq', 'reverse KL (HQ samples)', 1))
 
 
+def save_fid_axes(fig, ax, path, xlabel, title):
+    """Label an FID-curve axes (log FID, legend, grid) and save the figure as a PNG: one look for every FID plot."""
+    import matplotlib.pyplot as plt
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel('classifier FID (lower is better)')
+    ax.set_yscale('log')
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def mode_curves(series, path, panels=MODE_CURVES, title=''):
     """Mode metrics per epoch of train_mog.py runs → ``path``: one panel per (log key, title, scale) of ``panels``,
     one line per (label, [Chainer log entries of each seed]) of ``series``, the mean over its seeds (cut to the

@@ -23,6 +23,7 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
+from benchmarks.common import save_fid_axes  # noqa: E402
 from ganlib import cli  # noqa: E402
 
 
@@ -90,15 +91,8 @@ def figure(curves, path):
                     label='{}, {} iterations ({} seed{}, {:g} ms per update)'.format(
                         label, '/'.join(sorted({str(r['at_iteration'][-1]) for r in records})), len(records),
                         's' if len(records) > 1 else '', cost) if j == 0 else None)
-    ax.set_xlabel('compute, in updates of {} ms (iterations × ms per update ÷ {:g})'.format(unit, unit))
-    ax.set_ylabel('classifier FID (lower is better)')
-    ax.set_yscale('log')
-    ax.set_title('FID at equal compute, one line per seed')
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_fid_axes(fig, ax, path, 'compute, in updates of {:g} ms (iterations × ms per update ÷ {:g})'.format(
+        unit, unit), 'FID at equal compute, one line per seed')
 
 
 def main(argv=None):

@@ -30,7 +30,7 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from benchmarks.common import (display_command, earlier_runs, kept_picture, last_grid_picture, mean_std,  # noqa: E402
-                               require_finished, run_jobs, write_report)
+                               require_finished, run_jobs, save_fid_axes, write_report)
 from ganlib import cli  # noqa: E402
 
 LSGAN, IMPROVED = 'lsgan-mnist-post', 'improved-gan-post'
@@ -96,15 +96,7 @@ def fid_figure(runs, path):
             ax.plot(r['at_iteration'], r['fid'], color=color, alpha=0.8, lw=1.2,
                     label='{} ({} seed{})'.format(VARIANTS[variant][0], len(results), 's' if len(results) > 1 else '')
                     if j == 0 else None)
-    ax.set_xlabel('generator iterations')
-    ax.set_ylabel('classifier FID (lower is better)')
-    ax.set_yscale('log')
-    ax.set_title('MNIST 32 × 32: FID after every epoch, one line per seed')
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_fid_axes(fig, ax, path, 'generator iterations', 'MNIST 32 × 32: FID after every epoch, one line per seed')
 
 
 def main(argv=None):
