@@ -34,7 +34,7 @@ from ganlib.losses import parse_abc
 from ganlib.mnist import IDXError, load_mnist, mnist_at, to_unit_range
 from ganlib.stacked_mnist import StackedMNIST
 from ganlib.updaters import UNROLL_MODES, GANUpdater
-from models.dcgan import ACTIVATIONS, NORMALIZATIONS, DCGANDiscriminator, DCGANGenerator
+from models.dcgan import ACTIVATIONS, FM_LAYERS, NORMALIZATIONS, DCGANDiscriminator, DCGANGenerator
 
 # The posts' original code (ganlib/presets.py).  D-only presets (activation, input noise, init):
 NETWORKS = {
@@ -57,7 +57,7 @@ PRESETS = dict(
        'lsgan-mnist-post': dict(POST_RUN, dataset='mnist', size=32, g_ch=256, epochs=20, loss='lsgan',
                                 lsgan_abc='0,1,1', unroll=0, g_norm='none', **NETWORKS['lsgan'])})
 KEY_SETTINGS = ('preset', 'dataset', 'size', 'g_norm', 'z_dim', 'z_dist', 'loss', 'unroll', 'pack', 'd_activation',
-                'd_noise', 'init', 'lr', 'batch_size', 'epochs', 'minibatch_discrimination', 'feature_matching')
+                'd_noise', 'init', 'lr', 'batch_size', 'epochs', 'minibatch_discrimination', 'feature_matching', 'fm_layer')
 
 
 def parse_args(argv=None):
@@ -91,6 +91,9 @@ def parse_args(argv=None):
       help="normalisation in D: batch (the posts), layer, none (default: batch; layer with --gradient-penalty)")
     a('--self-attention', action='store_true', help='SAGAN self-attention block in G and D')
     a('--feature-matching', action='store_true', help='G minimises feature matching (Salimans et al. 3.1)')
+    a('--fm-layer', choices=FM_LAYERS, default='conv',
+      help="D's features that --feature-matching matches: conv, its last conv features (default); md, those with "
+           "the minibatch features appended (needs --minibatch-discrimination)")
     a('--minibatch-discrimination', action='store_true', help='minibatch discrimination in D (3.2)')
     a('--md-kernels', type=cli.positive_int, default=50)
     a('--md-dim', type=cli.positive_int, default=5)
@@ -136,6 +139,8 @@ def parse_args(argv=None):
         p.error('--gradient-penalty needs a critic without batch norm (--d-norm layer or none; Gulrajani et al. §4)')
     if args.pack > 1 and args.gradient_penalty:
         p.error('--pack with --gradient-penalty: the penalty is defined per example, a packed D judges m at once')
+    if args.fm_layer != 'conv' and not (args.feature_matching and args.minibatch_discrimination):
+        p.error('--fm-layer {} needs --feature-matching and --minibatch-discrimination'.format(args.fm_layer))
     problem = options.validate(args) or distributed.validate(args)
     if problem:
         p.error(problem)
@@ -183,7 +188,7 @@ def build(args, dataset, device, comm=None):
         dis = DCGANDiscriminator(args.size, args.d_ch, args.d_activation, args.d_noise, args.init,
                                  (args.md_kernels, args.md_dim) if args.minibatch_discrimination else None,
                                  args.self_attention, seed=args.seed + 5, rng=rng, normalization=args.d_norm,
-                                 channels=channels, pack=args.pack)
+                                 channels=channels, pack=args.pack, fm_layer=args.fm_layer)
     except ValueError as e:
         raise cli.CleanExit(str(e))
     opt_gen, opt_dis = distributed.wrap_optimizers(comm, *options.setup(args, gen, dis, device, rng))

@@ -50,6 +50,9 @@ VARIANTS = {
     'improved-fm': ('Improved-GAN post: + feature matching', IMPROVED, ['--feature-matching']),
     'improved-md': ('Improved-GAN post: + minibatch discrimination', IMPROVED, ['--minibatch-discrimination']),
     'improved-fm-md': ('Improved-GAN post: + both', IMPROVED, ['--feature-matching', '--minibatch-discrimination']),
+    # + both, G also matching the minibatch features' batch means (not in the post: the test of why + both is slow)
+    'improved-fm-md-o': ('Improved-GAN post: + both, feature matching over the minibatch features too', IMPROVED,
+                         ['--feature-matching', '--minibatch-discrimination', '--fm-layer', 'md']),
 }
 PRESET_TEXT = {
     LSGAN: "the LSGAN post's face networks (D LeakyReLU, Normal(0.01) init, LSGAN a, b, c = 0, 1, 1)",

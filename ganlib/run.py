@@ -37,7 +37,8 @@ RESUME_FREE = frozenset((
     'grid', 'score', 'score_samples', 'classifier_cache', 'truncation'))
 # Flags added after runs were made, with the value that trains as those runs did: a snapshot whose saved
 # configuration lacks one of them resumes when the flag has this value.
-ADDED_FLAG_DEFAULTS = {'synthesis_input': 'const', 'style_norm': 'adain', 'mapping_lr_mul': 0.01, 'center_w': False}
+ADDED_FLAG_DEFAULTS = {'synthesis_input': 'const', 'style_norm': 'adain', 'mapping_lr_mul': 0.01, 'center_w': False,
+                       'fm_layer': 'conv'}
 CONFIG_KEY = 'extensions/RunConfig/config'
 DIVERGED_STATUS = 3
 

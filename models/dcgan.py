@@ -96,6 +96,7 @@ class DCGANGenerator(chainer.Chain):
 
 
 NORMALIZATIONS = ('batch', 'layer', 'none')
+FM_LAYERS = ('conv', 'md')  # the features DCGANDiscriminator gives feature matching
 
 
 class LayerNorm2D(chainer.Chain):
@@ -120,17 +121,25 @@ def _normalization(kind, channels, spatial):
 
 
 class DCGANDiscriminator(chainer.Chain):
-    """Logits y ∈ R^(N/pack); ``forward(x, return_features=True)`` also returns the flattened last conv features
-    (before minibatch discrimination) — the layer feature matching uses.  ``normalization``: batch norm (the
+    """Logits y ∈ R^(N/pack); ``forward(x, return_features=True)`` also returns the features feature matching
+    uses (``fm_layer``).  ``normalization``: batch norm (the
     posts), layer norm or none after the inner convolutions (a gradient penalty needs a per-example critic).
     ``pack`` = m: PacGAN (Lin et al. 2018, §3; their PacDCGAN): images i·m … i·m + m − 1 of x are stacked along
-    the channel axis into one input of m · channels, so a batch of N images gives N/m decisions."""
+    the channel axis into one input of m · channels, so a batch of N images gives N/m decisions.
+    ``fm_layer``: the features ``return_features`` gives — ``conv`` (default) the last conv features; ``md`` the
+    input of the last linear layer, i.e. those features with the minibatch features o(x) appended (Salimans et al.
+    §3.2), so that feature matching (§3.1) also matches the batch statistics minibatch discrimination sees."""
 
     def __init__(self, size=64, ch=32, activation='elu', input_noise=0.3, init='normal:0.02',
                  minibatch_discrimination=None, self_attention=False, seed=0, rng=None, normalization='batch',
-                 channels=3, pack=1):
+                 channels=3, pack=1, fm_layer='conv'):
         super().__init__()
         _check_size(size)
+        if fm_layer not in FM_LAYERS:
+            raise ValueError('unknown feature-matching layer {!r} (choose {})'.format(fm_layer, ', '.join(FM_LAYERS)))
+        if fm_layer == 'md' and not minibatch_discrimination:
+            raise ValueError('the feature-matching layer md needs minibatch discrimination')
+        self.fm_layer = fm_layer
         if int(pack) != pack or pack < 1:
             raise ValueError('pack must be an integer >= 1, got {}'.format(pack))
         self.pack = int(pack)
@@ -177,5 +186,7 @@ class DCGANDiscriminator(chainer.Chain):
         h = features
         if self.md is not None:
             h = self.md(h)
+            if self.fm_layer == 'md':
+                features = h
         y = F.reshape(self.out(h), (-1,))
         return (y, features) if return_features else y

@@ -224,6 +224,9 @@ def run_cli(script, *args):
      'per-example critic'),
     (['--data-dir', '.', '--loss', 'wgan', '--gradient-penalty', '10', '--pack', '2'], 'packed D'),
     (['--data-dir', '.', '--pack', '0'], 'positive integer'),
+    (['--data-dir', '.', '--fm-layer', 'md', '--feature-matching'], 'needs --feature-matching and --minibatch'),
+    (['--data-dir', '.', '--fm-layer', 'md', '--minibatch-discrimination'], 'needs --feature-matching and'),
+    (['--data-dir', '.', '--fm-layer', 'out'], 'invalid choice'),
 ])
 def test_train_anime_bad_input_one_line(tmp_path, args, words):
     out = str(tmp_path / 'run')

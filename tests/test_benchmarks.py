@@ -344,7 +344,7 @@ def test_lsgan_mnist_benchmark_improved_gan_variants(tmp_path):
     from benchmarks import lsgan_mnist_benchmark
     data = make_tiny_mnist(str(tmp_path / 'data'))
     report = str(tmp_path / 'improved.md')
-    variants = ['improved-dcgan', 'improved-fm-md', 'wgan-clip-bn']
+    variants = ['improved-dcgan', 'improved-fm-md', 'improved-fm-md-o', 'wgan-clip-bn']
     lsgan_mnist_benchmark.main(['--data-dir', data, '--variants'] + variants + [
         '--seeds', '0', '--epochs', '1', '--iterations-per-epoch', '1', '--g-ch', '16', '--d-ch', '2',
         '--batch-size', '4', '--score-samples', '20', '--classifier-cache', str(tmp_path / 'cache'), '--jobs', '1',
@@ -356,6 +356,8 @@ def test_lsgan_mnist_benchmark_improved_gan_variants(tmp_path):
         assert cfg['improved-dcgan'][key] == value, key
     assert not cfg['improved-dcgan']['feature_matching'] and not cfg['improved-dcgan']['minibatch_discrimination']
     assert cfg['improved-fm-md']['feature_matching'] and cfg['improved-fm-md']['minibatch_discrimination']
+    assert (cfg['improved-fm-md']['fm_layer'], cfg['improved-fm-md-o']['fm_layer']) == ('conv', 'md')
+    assert cfg['improved-fm-md-o']['feature_matching'] and cfg['improved-fm-md-o']['minibatch_discrimination']
     # the LSGAN post's WGAN comparison: RMSprop 1e-4, clip 0.01, on its own networks
     wgan = cfg['wgan-clip-bn']
     assert (wgan['preset'], wgan['loss'], wgan['optimizer'], wgan['lr'], wgan['weight_clip'], wgan['n_critic'],

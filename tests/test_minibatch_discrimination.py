@@ -62,3 +62,51 @@ def test_discriminator_with_minibatch_discrimination():
 def test_bad_sizes():
     with pytest.raises(ValueError):
         MinibatchDiscrimination(3, 0, 2)
+
+
+def _dcgan_pair(**kw):
+    """Two DCGAN discriminators with the same weights and input noise, feature matching on ``conv`` and ``md``."""
+    from models.dcgan import DCGANDiscriminator
+    return [DCGANDiscriminator(32, 4, minibatch_discrimination=(3, 2), seed=5, rng=numpy.random.RandomState(0),
+                               channels=1, fm_layer=layer, **kw) for layer in ('conv', 'md')]
+
+
+def test_dcgan_feature_matching_layer_md_appends_the_minibatch_features():
+    conv, md = _dcgan_pair()
+    x = numpy.random.RandomState(3).uniform(-1, 1, (6, 1, 32, 32)).astype(numpy.float32)
+    y_conv, h_conv = conv(x, return_features=True)
+    y_md, h_md = md(x, return_features=True)
+    numpy.testing.assert_array_equal(y_md.array, y_conv.array)  # the layer choice leaves D's output alone
+    width = h_conv.shape[1]
+    assert h_md.shape == (6, width + 3)
+    numpy.testing.assert_array_equal(h_md.array[:, :width], h_conv.array)
+    T = md.md.T
+    expected = reference(h_conv.array.astype(numpy.float64), T.W.array.astype(numpy.float64),
+                         T.b.array.astype(numpy.float64), 3, 2)
+    numpy.testing.assert_allclose(h_md.array, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_feature_matching_on_md_reaches_the_minibatch_kernels():
+    """G's feature-matching loss trains through T only when the minibatch features are matched."""
+    from ganlib.losses import feature_matching_loss
+    rs = numpy.random.RandomState(4)
+    real = rs.uniform(-1, 1, (5, 1, 32, 32)).astype(numpy.float32)
+    fake = chainer.Variable(rs.uniform(-1, 1, (5, 1, 32, 32)).astype(numpy.float32))
+    grads = {}
+    for dis in _dcgan_pair():
+        dis.cleargrads()
+        fake.grad = None
+        loss = feature_matching_loss(dis(real, return_features=True)[1], dis(fake, return_features=True)[1])
+        loss.backward()
+        grads[dis.fm_layer] = (dis.md.T.W.grad, fake.grad.copy())
+    assert grads['conv'][0] is None
+    assert grads['md'][0] is not None and numpy.abs(grads['md'][0]).max() > 0
+    assert not numpy.allclose(grads['md'][1], grads['conv'][1])  # G sees another gradient
+
+
+def test_dcgan_feature_matching_layer_errors():
+    from models.dcgan import DCGANDiscriminator
+    with pytest.raises(ValueError, match='needs minibatch discrimination'):
+        DCGANDiscriminator(32, 4, fm_layer='md')
+    with pytest.raises(ValueError, match='unknown feature-matching layer'):
+        DCGANDiscriminator(32, 4, minibatch_discrimination=(3, 2), fm_layer='out')

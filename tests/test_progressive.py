@@ -539,6 +539,9 @@ def test_a_run_saved_before_synthesis_input_existed_resumes_only_with_the_consta
     check_resume(str(snapshot), dict(old, synthesis_input='const', center_w=False))
     with pytest.raises(cli.CleanExit, match='--center-w True .snapshot: False.'):
         check_resume(str(snapshot), dict(old, synthesis_input='const', center_w=True))
+    check_resume(str(snapshot), dict(old, synthesis_input='const', fm_layer='conv'))  # train_anime.py's, session 31
+    with pytest.raises(cli.CleanExit, match='--fm-layer md .snapshot: conv.'):
+        check_resume(str(snapshot), dict(old, synthesis_input='const', fm_layer='md'))
 
 
 @pytest.mark.parametrize('flags', [['--blur', '--synthesis-input', 'dense'],
