@@ -110,3 +110,65 @@ def test_dcgan_feature_matching_layer_errors():
         DCGANDiscriminator(32, 4, fm_layer='md')
     with pytest.raises(ValueError, match='unknown feature-matching layer'):
         DCGANDiscriminator(32, 4, minibatch_discrimination=(3, 2), fm_layer='out')
+
+
+def test_feature_gap_split_matches_numpy_references():
+    """benchmarks/fm_feature_gap.py: D's real − fake logit gap is its conv part plus its minibatch part (D's last
+    layer is linear); the parts and the feature-matching distances against features from a D built with
+    fm_layer conv and the loop reference of o(x)."""
+    from benchmarks.fm_feature_gap import feature_gaps
+    conv, md = _dcgan_pair(input_noise=0.0)
+    rs = numpy.random.RandomState(6)
+    real = rs.uniform(-1, 1, (6, 1, 32, 32)).astype(numpy.float32)
+    fake = rs.uniform(-0.5, 0.5, (6, 1, 32, 32)).astype(numpy.float32)
+    gaps = feature_gaps(md, real, fake)
+    ys, fs, os_ = [], [], []
+    for x in (real, fake):
+        y, f = conv(x, return_features=True)
+        f = f.array.astype(numpy.float64)
+        T = md.md.T
+        o = reference(f, T.W.array.astype(numpy.float64), T.b.array.astype(numpy.float64), 3, 2)[:, f.shape[1]:]
+        ys.append(y.array.astype(numpy.float64))
+        fs.append(f)
+        os_.append(o)
+    w = md.out.W.array[0].astype(numpy.float64)
+    df, do = fs[0].mean(0) - fs[1].mean(0), os_[0].mean(0) - os_[1].mean(0)
+    numpy.testing.assert_allclose(gaps['logit gap'], ys[0].mean() - ys[1].mean(), rtol=1e-4)
+    numpy.testing.assert_allclose(gaps['conv part'], w[:len(df)] @ df, rtol=1e-4, atol=1e-7)
+    numpy.testing.assert_allclose(gaps['minibatch part'], w[len(df):] @ do, rtol=1e-3, atol=1e-7)
+    numpy.testing.assert_allclose(gaps['conv part'] + gaps['minibatch part'], gaps['logit gap'],
+                                  rtol=1e-4, atol=1e-7)
+    numpy.testing.assert_allclose(gaps['‖Δ E f‖²'], (df ** 2).sum(), rtol=1e-4)
+    numpy.testing.assert_allclose(gaps['‖Δ E o‖²'], (do ** 2).sum(), rtol=1e-3)
+    assert gaps['D real > 0 %'] == 100.0 * (ys[0] > 0).mean() and gaps['D fake < 0 %'] == 100.0 * (ys[1] < 0).mean()
+    with pytest.raises(ValueError, match='fm_layer md'):
+        feature_gaps(conv, real, fake)
+
+
+def test_feature_gap_script_on_a_tiny_run(tmp_path):
+    """The script reads a train_anime.py run's trainer snapshots; runs without minibatch discrimination, missing
+    folders and missing data stop with one line (exit 2)."""
+    import train_anime
+    from benchmarks import fm_feature_gap
+    from tests.test_anime import run_cli
+    from tests.test_mnist_ssl import make_tiny_mnist
+    data = make_tiny_mnist(str(tmp_path / 'mnist'))
+    base = ['--data-dir', data, '--dataset', 'mnist', '--size', '32', '--preset', 'improved-gan-post',
+            '--batch-size', '4', '--g-ch', '16', '--d-ch', '2', '--epochs', '2', '--iterations-per-epoch', '1',
+            '--score-samples', '0', '--quiet']
+    md_run, plain_run = str(tmp_path / 'md'), str(tmp_path / 'plain')
+    train_anime.main(base + ['--feature-matching', '--minibatch-discrimination', '--out', md_run])
+    train_anime.main(base + ['--out', plain_run])
+    rows = fm_feature_gap.main([md_run, '--data-dir', data, '--batches', '2', '--every', '2'])
+    # snapshots at iterations 1 and 2: the multiple of 2 and the last, the same one
+    assert [(r['run'], r['iteration'], r['fm_layer']) for r in rows] == [('md', 2, 'conv')]
+    assert all(numpy.isfinite(rows[0][k]) for k in fm_feature_gap.COLUMNS)
+    assert abs(rows[0]['conv part'] + rows[0]['minibatch part'] - rows[0]['logit gap']) < 1e-4 * (
+        1 + abs(rows[0]['logit gap']))
+    for argv, says in (([plain_run, '--data-dir', data], 'no minibatch discrimination'),
+                       ([str(tmp_path / 'none'), '--data-dir', data], 'no such run folder'),
+                       ([md_run, '--data-dir', str(tmp_path / 'nodata')], 'no such directory'),
+                       ([md_run, '--data-dir', data, '--batches', '0'], 'positive')):
+        proc = run_cli('benchmarks/fm_feature_gap.py', *argv)
+        assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and says in proc.stderr, proc.stderr
+        assert 'Traceback' not in proc.stderr
