@@ -122,16 +122,16 @@ MODE_CURVES = (('eval/modes', 'modes captured', 1), ('eval/hq', 'high quality %'
 
 
 def save_fid_axes(fig, ax, path, xlabel, title):
-    """Label an FID-curve axes (log FID, legend, grid) and save the figure as a PNG: one look for every FID plot."""
+    """Label an FID-curve axes (log FID, legend below the axes, grid) and save the figure as a PNG: one look for every FID plot."""
     import matplotlib.pyplot as plt
     ax.set_xlabel(xlabel)
     ax.set_ylabel('classifier FID (lower is better)')
     ax.set_yscale('log')
     ax.set_title(title)
-    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(0, -0.16))  # under the axes: it hides no curve
+    fig.savefig(path, dpi=120, bbox_inches='tight')
     plt.close(fig)
 
 
