@@ -110,8 +110,9 @@ def parse_args(argv=None):
     a('--epochs', type=cli.positive_int, default=20)
     a('--iterations-per-epoch', type=cli.positive_int, default=None,
       help='generator updates per epoch (default: images // batch size)')
-    a('--sample-every', type=cli.positive_int, default=1, help='sample grid every N epochs')
-    a('--snapshot-every', type=cli.positive_int, default=1, help='snapshots every N epochs')
+    a('--sample-every', type=cli.positive_int, default=1,
+      help='sample grid (and MNIST scores) every N epochs and at the end')
+    a('--snapshot-every', type=cli.positive_int, default=1, help='snapshots every N epochs and at the end')
     a('--log-every', type=cli.positive_int, default=10, help='log/print every N iterations')
     a('--grid', type=cli.positive_int, default=8, help='sample grid is N x N (default 8)')
     a('--resume', default=None, help='trainer snapshot to resume from (same flags)')
@@ -226,22 +227,20 @@ def main(argv=None):
     trainer = training.Trainer(updater, (args.epochs, 'epoch'), out=args.out)
     last = args.epochs * updater.iterations_per_epoch
     log_trigger = lambda: run.EveryOrEnd(args.log_every, 'iteration', last)  # noqa: E731  (short runs log too)
+    sample_trigger = lambda: run.EveryOrEnd(args.sample_every, 'epoch', last)  # noqa: E731  (and draw, score)
     if writer:  # the other ranks only train
         trainer.extend(extensions.LogReport(trigger=log_trigger()))
         trainer.extend(SampleGrid(gen, args.out, args.grid, seed=args.seed + 3, truncation=args.truncation),
-                       trigger=(args.sample_every, 'epoch'))
-        trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                       trigger=(args.snapshot_every, 'epoch'))
-        trainer.extend(extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz'),
-                       trigger=(args.snapshot_every, 'epoch'))
+                       trigger=sample_trigger())
+        run.snapshots(trainer, args.snapshot_every, 'epoch', last, gen)
         if extensions.PlotReport.available():
             trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger(),
                                                  file_name='loss.png'))
         if args.dataset == 'mnist' and args.score_samples:
             scores = mnist_score(args, gen, device)
-            trainer.extend(scores, trigger=(args.sample_every, 'epoch'))
+            trainer.extend(scores, trigger=sample_trigger())
             if extensions.PlotReport.available():
-                trainer.extend(extensions.PlotReport(['eval/fid'], 'epoch', trigger=(args.sample_every, 'epoch'),
+                trainer.extend(extensions.PlotReport(['eval/fid'], 'epoch', trigger=sample_trigger(),
                                                      file_name='fid.png'))
         if not args.quiet:
             extra = ['dis/gp'] if args.gradient_penalty else []

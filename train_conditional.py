@@ -73,7 +73,7 @@ def parse_args(argv=None):
            'learned the classes?) (default 1,000; 0: none)')
     a('--classifier-cache', default=None, help="where the MNIST classifier is cached (default: evaluate.py's)")
     a('--grid', type=cli.positive_int, default=10, help='columns of the class grid (default 10)')
-    a('--snapshot-every', type=cli.positive_int, default=1, help='snapshot every N epochs')
+    a('--snapshot-every', type=cli.positive_int, default=1, help='snapshot every N epochs and at the end')
     a('--log-every', type=cli.positive_int, default=50, help='log/print every N iterations')
     a('--resume', default=None, help='trainer snapshot to resume from (same flags)')
     a('--out', default='result/conditional')
@@ -151,8 +151,7 @@ def main(argv=None):
         trainer.extend(label_accuracy)
     trainer.extend(extensions.LogReport(trigger=log_trigger()))
     trainer.extend(grid, trigger=(1, 'epoch'))
-    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                   trigger=(args.snapshot_every, 'epoch'))
+    run.snapshots(trainer, args.snapshot_every, 'epoch', last)
     if extensions.PlotReport.available():
         trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger(),
                                              file_name='loss.png'))

@@ -71,7 +71,7 @@ def parse_args(argv=None):
     a('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     a('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
       help="also evaluate a running average of D's parameters (Polyak averaging at RATE; the paper's code: 1e-4)")
-    a('--snapshot-every', type=cli.positive_int, default=10, help='snapshot every N epochs')
+    a('--snapshot-every', type=cli.positive_int, default=10, help='snapshot every N epochs and at the end')
     a('--resume', default=None)
     a('--out', default='result/mnist_ssl')
     a('--seed', type=cli.nonnegative_int, default=0)
@@ -210,8 +210,7 @@ def main(argv=None):
             trainer.extend(AccuracyEvaluator(average.average, data['x_val'], data['y_val'],
                                              'validation/accuracy_averaged'), trigger=every_eval())
         trainer.extend(extensions.LogReport(trigger=every_eval()))
-        trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                       trigger=run.EveryOrEnd(args.snapshot_every, 'epoch', last))
+        run.snapshots(trainer, args.snapshot_every, 'epoch', last)
         if extensions.PlotReport.available():
             trainer.extend(extensions.PlotReport(['validation/accuracy'] + (['validation/accuracy_averaged'] if average
                                                                             else []), 'iteration',

@@ -114,7 +114,7 @@ def parse_args(argv=None):
     a('--plot-samples', type=cli.positive_int, default=10000, help='samples per KDE panel (10,000)')
     a('--plot-every', type=cli.positive_int, default=5,
       help='KDE panels at epochs 0, 1 and every N; loss.png and modes.png are redrawn every N epochs')
-    a('--snapshot-every', type=cli.positive_int, default=10, help='trainer snapshot every N epochs')
+    a('--snapshot-every', type=cli.positive_int, default=10, help='trainer snapshot every N epochs and at the end')
     a('--resume', default=None, help='trainer snapshot to resume from')
     a('--out', default='result/mog', help='output directory (default result/mog)')
     a('--seed', type=cli.nonnegative_int, default=0)
@@ -212,8 +212,7 @@ def main(argv=None):
                        trigger=training.triggers.ManualScheduleTrigger(sample_epochs(args.epochs, args.plot_every),
                                                                        'epoch'))
         trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
-        trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                       trigger=(args.snapshot_every, 'epoch'))
+        run.snapshots(trainer, args.snapshot_every, 'epoch', args.epochs * args.iterations_per_epoch)
         if extensions.PlotReport.available():
             for keys, name in ((['gen/loss', 'dis/loss'], 'loss.png'), (['eval/modes'], 'modes.png')):
                 trainer.extend(CurvePlot(keys, 'epoch', draw_every=args.plot_every, file_name=name))

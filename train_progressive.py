@@ -37,7 +37,7 @@ from ganlib import cli, run
 from ganlib.extensions import SampleGrid, mnist_score
 from ganlib.flat_adam import FlatAdam
 from ganlib.losses import StandardGANLoss, WassersteinLoss
-from ganlib.progressive import ProgressiveUpdater, n_phases, schedule
+from ganlib.progressive import ProgressiveUpdater, n_phases
 from models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, n_stages
 from models.stylegan import STYLE_NORMS, SYNTHESIS_INPUTS, StyleGenerator
 
@@ -109,7 +109,8 @@ def parse_args(argv=None):
     a('--n-critic', type=cli.positive_int, default=1, help='D steps per G step (the paper: 1)')
     a('--grid', type=cli.positive_int, default=8, help='sample grids are N x N (default 8)')
     a('--sample-every', type=cli.positive_int, default=1, help='epoch grid every N epochs')
-    a('--snapshot-every', type=cli.positive_int, default=500, help='snapshot every N iterations (default 500)')
+    a('--snapshot-every', type=cli.positive_int, default=500,
+      help='snapshot every N iterations and at the end (default 500)')
     a('--log-every', type=cli.positive_int, default=50, help='log/print every N iterations')
     a('--score-samples', type=cli.nonnegative_int, default=2000,
       help='MNIST: samples scored with the classifier at the end of every phase (default 2,000; 0: none)')
@@ -230,10 +231,7 @@ def main(argv=None):
     trainer.extend(extensions.LogReport(trigger=log_trigger()))
     trainer.extend(grid, trigger=(args.sample_every, 'epoch'))
     trainer.extend(phases, name='phase_end')
-    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                   trigger=run.EveryOrEnd(args.snapshot_every, 'iteration', total))
-    trainer.extend(extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz'),
-                   trigger=run.EveryOrEnd(args.snapshot_every, 'iteration', total))
+    run.snapshots(trainer, args.snapshot_every, 'iteration', total, gen)
     if extensions.PlotReport.available():
         trainer.extend(extensions.PlotReport(['gen/loss', 'dis/loss'], 'iteration', trigger=log_trigger(),
                                              file_name='loss.png'))

@@ -75,16 +75,21 @@ def train_command(variant, seed, args, out):
 
 
 def read_run(out):
-    """Per-epoch scores and the run's metrics of a finished run folder, or None."""
+    """Per-epoch scores and the run's metrics of a finished run folder, or None.  A run resumed from a snapshot
+    counts the training time before the snapshot too."""
     if not os.path.isfile(os.path.join(out, 'metrics.json')):
         return None
-    scored = [e for e in json.load(open(os.path.join(out, 'log'))) if 'eval/fid' in e]
+    log = json.load(open(os.path.join(out, 'log')))
+    scored = [e for e in log if 'eval/fid' in e]
     metrics = json.load(open(os.path.join(out, 'metrics.json')))
+    wall = metrics['wall_time_s']
+    if metrics.get('resumed_from') and log:  # the trainer's clock goes on from the snapshot's: every segment's time
+        wall = log[-1]['elapsed_time']
     per_epoch = json.load(open(os.path.join(out, 'args.json')))['iterations_per_epoch'] or \
         metrics['iterations'] // metrics['epochs']  # full epochs: one pass over the images each
     return dict(epochs=[e['epoch'] for e in scored], at_iteration=[e['epoch'] * per_epoch for e in scored], fid=[e['eval/fid'] for e in scored],
                 inception_score=[e['eval/inception_score'] for e in scored],
-                classes=[e['eval/classes_captured'] for e in scored], wall_time_s=metrics['wall_time_s'],
+                classes=[e['eval/classes_captured'] for e in scored], wall_time_s=wall,
                 iterations=metrics['iterations'])
 
 

@@ -224,10 +224,35 @@ class EveryOrEnd(object):
         return fired or trainer.updater.iteration == self.last_iteration
 
     def serialize(self, serializer):
-        self.interval.serialize(serializer['interval'])
+        inner = serializer['interval']
+        if isinstance(serializer, chainer.serializer.Deserializer) and not _holds(inner, 'previous_iteration'):
+            inner = serializer  # written while this trigger was a plain IntervalTrigger (its keys one level up)
+        self.interval.serialize(inner)
 
     def get_training_length(self):
         return self.interval.get_training_length()
+
+
+def _holds(deserializer, key):
+    """Whether a snapshot being read holds ``key`` under the deserializer's path."""
+    try:
+        return deserializer(key, None) is not None
+    except KeyError:
+        return False
+
+
+def snapshots(trainer, every, unit, last_iteration, gen=None):
+    """``snapshot_iter_N`` trainer snapshots for --resume (and, given ``gen``, the generator alone as
+    ``gen_iter_N.npz``) every ``every`` ``unit``\ s and at the run's last iteration.
+
+    The generator's writer is added second, so it keeps its name in snapshots written before (``_Snapshot_1``),
+    but runs first: the trainer snapshot then holds its trigger state of the same iteration, and a resumed run
+    writes no extra ``gen_iter_{N+1}.npz``."""
+    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
+                   trigger=EveryOrEnd(every, unit, last_iteration))
+    if gen is not None:
+        writer = extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz')
+        trainer.extend(writer, trigger=EveryOrEnd(every, unit, last_iteration), priority=writer.priority + 1)
 
 
 class LineProgress(training.Extension):

@@ -180,6 +180,22 @@ def test_train_writes_outputs_and_resume_is_exact(tmp_path, extra):
         numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
 
 
+
+def test_resumed_run_writes_generators_only_on_schedule_and_samples_at_its_end(tmp_path):
+    data = make_faces(str(tmp_path / 'faces'))
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    flags = TINY[:TINY.index('--epochs')] + TINY[TINY.index('--epochs') + 2:] + [
+        '--data-dir', data, '--epochs', '5', '--snapshot-every', '2', '--sample-every', '3']
+    train_anime.main(flags + ['--out', a])
+    gens = lambda out: sorted(f for f in os.listdir(out) if f.startswith('gen_iter_'))  # noqa: E731
+    assert gens(a) == ['gen_iter_2.npz', 'gen_iter_4.npz', 'gen_iter_5.npz']  # every 2nd epoch and the last
+    assert sorted(os.listdir(os.path.join(a, 'samples'))) == ['epoch_0000.png', 'epoch_0003.png', 'epoch_0005.png']
+    train_anime.main(flags + ['--out', b, '--resume', os.path.join(a, 'snapshot_iter_2')])
+    assert gens(b) == ['gen_iter_4.npz', 'gen_iter_5.npz']  # none at iteration 3, right after the resume
+    full, resumed = numpy.load(os.path.join(a, 'snapshot_iter_5')), numpy.load(os.path.join(b, 'snapshot_iter_5'))
+    for k in [k for k in full.files if k.startswith(('updater/', 'extension_triggers/'))]:
+        numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+
 def test_analogy_writes_png_from_a_tiny_generator(tmp_path):
     data = make_faces(str(tmp_path / 'faces'))
     run = str(tmp_path / 'run')

@@ -1,4 +1,5 @@
 """The benchmark scripts run end to end on tiny settings and write their reports."""
+import argparse
 import json
 import os
 import re
@@ -279,6 +280,33 @@ def test_lsgan_mnist_benchmark_tiny(tmp_path):
     lsgan_mnist_benchmark.main(argv + ['--no-run'])  # tabulates without training
     assert os.path.getmtime(metrics) == before
 
+
+def test_lsgan_mnist_benchmark_counts_a_resumed_runs_time_before_its_snapshot(tmp_path):
+    import train_anime
+    from benchmarks import lsgan_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'results' / 'longer.md')
+    os.makedirs(os.path.dirname(report))
+    argv = ['--data-dir', data, '--variants', 'gan-bn', '--seeds', '0', '--iterations-per-epoch', '2',
+            '--g-ch', '16', '--d-ch', '2', '--batch-size', '4', '--jobs', '1', '--score-samples', '20',
+            '--classifier-cache', str(tmp_path / 'cache'), '--report', report]
+    lsgan_mnist_benchmark.main(argv + ['--epochs', '2', '--runs-dir', str(tmp_path / 'runs')])
+    first = str(tmp_path / 'runs' / 'gan-bn_s0')
+    with numpy.load(os.path.join(first, 'snapshot_iter_4')) as z:  # as if the first 4 iterations took 1000 s
+        arrays = dict((k, z[k]) for k in z.files)
+    arrays['_snapshot_elapsed_time'] = numpy.asarray(1000.0)
+    longer, snapshot = str(tmp_path / 'longer' / 'gan-bn_s0'), str(tmp_path / 'snapshot_iter_4')
+    with open(snapshot, 'wb') as f:
+        numpy.savez(f, **arrays)
+    same = argparse.Namespace(data_dir=data, g_ch=16, d_ch=2, batch_size=4, epochs=3, full_epochs=False,
+                              iterations_per_epoch=2, score_samples=20, device='cpu',
+                              classifier_cache=str(tmp_path / 'cache'))
+    train_anime.main(lsgan_mnist_benchmark.train_command('gan-bn', 0, same, longer)[2:] + ['--resume', snapshot])
+    lsgan_mnist_benchmark.main(argv + ['--epochs', '3', '--no-run', '--runs-dir', str(tmp_path / 'longer')])
+    run = json.load(open(str(tmp_path / 'results' / 'longer_runs.json')))['gan-bn'][0]
+    segment = json.load(open(os.path.join(longer, 'metrics.json')))['wall_time_s']
+    assert run['epochs'] == [1, 2, 3] and run['iterations'] == 6
+    assert 1000 < run['wall_time_s'] <= 1000 + segment
 
 def test_lsgan_mnist_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
     """Re-tabulating after a run folder was deleted keeps that run's row, curve and grid from the earlier

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import chainer
 import numpy
@@ -160,3 +161,41 @@ def test_short_image_run_still_logs(tmp_path):
                       '--grid', '2', '--quiet', '--out', out])  # the log interval is 10 iterations
     log = json.load(open(os.path.join(out, 'log')))
     assert [entry['iteration'] for entry in log] == [3]
+
+
+def test_a_run_shorter_than_the_snapshot_period_still_resumes_exactly(tmp_path):
+    flags = [a for a in TINY if a not in ('--snapshot-every', '1')] + ['--unroll', '0']  # every 10 epochs (default)
+    short, longer, straight = (str(tmp_path / name) for name in ('short', 'longer', 'straight'))
+    train_mog.main(flags + ['--epochs', '1', '--out', short])
+    assert os.path.isfile(os.path.join(short, 'snapshot_iter_5'))  # its last iteration, though not a 10th epoch
+    train_mog.main(flags + ['--epochs', '2', '--out', longer, '--resume', os.path.join(short, 'snapshot_iter_5')])
+    train_mog.main(flags + ['--epochs', '2', '--out', straight])
+    assert sorted(f for f in os.listdir(straight) if f.startswith('snapshot')) == ['snapshot_iter_10']
+    full = numpy.load(os.path.join(straight, 'snapshot_iter_10'))
+    resumed = numpy.load(os.path.join(longer, 'snapshot_iter_10'))
+    keys = [k for k in full.files if k.startswith(('updater/', 'extension_triggers/'))]
+    assert any('model:gen' in k for k in keys) and any('_Snapshot/interval' in k for k in keys)
+    for k in keys:
+        numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+
+
+def test_a_snapshot_whose_snapshot_trigger_was_a_plain_interval_trigger_resumes_exactly(tmp_path):
+    """Snapshots written before the snapshot trigger fired at the end too hold its state one level up
+    (``extension_triggers/_Snapshot/previous_iteration``); they load without Chainer's "not saved" guess."""
+    full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
+    train_mog.main(TINY + ['--unroll', '0', '--epochs', '2', '--out', full])
+    with numpy.load(os.path.join(full, 'snapshot_iter_5')) as z:
+        arrays = {k.replace('extension_triggers/_Snapshot/interval/', 'extension_triggers/_Snapshot/'): z[k]
+                  for k in z.files}
+    assert 'extension_triggers/_Snapshot/previous_iteration' in arrays
+    old = str(tmp_path / 'old_snapshot_iter_5')
+    with open(old, 'wb') as f:
+        numpy.savez(f, **arrays)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        train_mog.main(TINY + ['--unroll', '0', '--epochs', '2', '--out', resumed, '--resume', old])
+    assert not [w for w in seen if 'is not saved' in str(w.message)], [str(w.message) for w in seen]
+    a, b = numpy.load(os.path.join(full, 'snapshot_iter_10')), numpy.load(os.path.join(resumed, 'snapshot_iter_10'))
+    assert int(b['extension_triggers/_Snapshot/interval/previous_iteration']) == 10
+    for k in [k for k in a.files if k.startswith(('updater/', 'extension_triggers/'))]:
+        numpy.testing.assert_array_equal(a[k], b[k], err_msg=k)
