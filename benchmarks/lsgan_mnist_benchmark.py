@@ -60,6 +60,8 @@ PRESET_TEXT = {
               "init, standard GAN loss; minibatch discrimination B 50, C 5)",
 }
 
+LAST = 5  # epochs averaged in the report's steadier FID column
+
 
 def train_command(variant, seed, args, out):
     cmd = [sys.executable, os.path.join(ROOT, 'train_anime.py'), '--dataset', 'mnist', '--data-dir', args.data_dir,
@@ -154,10 +156,11 @@ def main(argv=None):
             continue
         runs[v] = results
         first = results[0]
-        rows.append('| {} | {} | {} | {} | {} | {} | {} | {:.0f} | {} |'.format(
+        rows.append('| {} | {} | {} | {} | {} | {} | {} | {} | {:.0f} | {} |'.format(
             VARIANTS[v][0], '/'.join(sorted({str(r['iterations']) for r in results})),
             mean_std([r['fid'][0] for r in results], '{:.0f}'),
             mean_std([r['fid'][-1] for r in results], '{:.0f}'),
+            mean_std([numpy.mean(r['fid'][-LAST:]) for r in results], '{:.0f}'),
             mean_std([r['inception_score'][-1] for r in results], '{:.2f}'),
             mean_std([r['classes'][-1] for r in results], '{:.1f}'),
             ', '.join('{:.0f}'.format(r['fid'][-1]) for r in results),
@@ -189,7 +192,7 @@ def main(argv=None):
         argv=' '.join(argv if argv is not None else sys.argv[1:]).replace(args.data_dir, 'MNIST_DIR'),
         header=header, rows='\n'.join(rows), example=example, figure=os.path.basename(figure),
         pictures=' '.join(pictures), its=its, epochs=args.epochs, per_epoch=per_epoch, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
-        samples=args.score_samples,
+        samples=args.score_samples, last=LAST,
         presets='\n'.join('- `--preset {}`: {}'.format(k, t) for k, t in PRESET_TEXT.items()
                           if any(VARIANTS[v][1] == k for v in runs)),
         variants='\n'.join('- {}: `{}`'.format(VARIANTS[v][0], ' '.join(['--preset', VARIANTS[v][1]] + VARIANTS[v][2]))
@@ -213,9 +216,13 @@ Variants:
 
 One run, for example: `{example}`
 
-| variant | iterations | FID after epoch 1 | FID at the end | IS at the end | classes at the end | final FID per seed | wall s / run | seeds |
-|---|---|---|---|---|---|---|---|---|
+| variant | iterations | FID after epoch 1 | FID at the end | FID, last {last} epochs' mean | IS at the end | classes at the end | final FID per seed | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|---|---|
 {rows}
+
+One FID of {samples} samples moves by several points from one epoch to the next (the curves below); the mean of
+each run's last {last} scores is steadier where a run has levelled off, but mixes in older generators where it is
+still falling.
 
 ![FID per epoch]({figure})
 

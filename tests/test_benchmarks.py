@@ -271,6 +271,9 @@ def test_lsgan_mnist_benchmark_tiny(tmp_path):
     runs = json.load(open(str(tmp_path / 'results' / 'lsgan_runs.json')))
     assert [r['seed'] for r in runs['gan-bn']] == [0, 1] and runs['gan-bn'][0]['epochs'] == [1, 2]
     assert len(runs['lsgan-nobn'][1]['fid']) == 2 and runs['lsgan-nobn'][1]['iterations'] == 2
+    steadier = [numpy.mean(r['fid']) for r in runs['gan-bn']]  # 2 epochs: the last 5 epochs' mean is both's
+    row = next(line for line in text.splitlines() if line.startswith('| standard GAN'))
+    assert row.split(' | ')[4] == '{:.0f} ± {:.0f}'.format(numpy.mean(steadier), numpy.std(steadier)), row
     cfg = json.load(open(str(tmp_path / 'runs' / 'gan-bn_s1' / 'args.json')))
     assert (cfg['loss'], cfg['g_norm'], cfg['preset'], cfg['seed']) == ('gan', 'batch', 'lsgan-mnist-post', 1)
     assert os.path.isfile(str(tmp_path / 'results' / 'lsgan_fid.png'))
