@@ -243,7 +243,7 @@ def _holds(deserializer, key):
 
 def snapshots(trainer, every, unit, last_iteration, gen=None):
     """``snapshot_iter_N`` trainer snapshots for --resume (and, given ``gen``, the generator alone as
-    ``gen_iter_N.npz``) every ``every`` ``unit``\ s and at the run's last iteration.
+    ``gen_iter_N.npz``) every ``every`` epochs or iterations (``unit``) and at the run's last iteration.
 
     The generator's writer is added second, so it keeps its name in snapshots written before (``_Snapshot_1``),
     but runs first: the trainer snapshot then holds its trigger state of the same iteration, and a resumed run

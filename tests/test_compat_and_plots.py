@@ -37,6 +37,21 @@ def test_gpu_stack_import_warnings_are_silenced_and_others_are_not():
     assert 'an unrelated warning' in err and 'cuDNN' not in err and 'pkg_resources' not in err, err
 
 
+
+def test_every_source_compiles_without_warnings():
+    """An invalid escape such as ``"\\ "`` in a docstring is only a DeprecationWarning on Python 3.11 but a
+    SyntaxWarning printed on 3.12, the first time a module is compiled: one line too many on a script's stderr."""
+    import glob
+    import warnings
+    sources = [p for d in ('', 'ganlib', 'models', 'benchmarks', 'tests')
+               for p in glob.glob(os.path.join(ROOT, d, '*.py'))]
+    assert len(sources) > 40
+    for path in sources:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            compile(open(path, encoding='utf-8').read(), path, 'exec')
+
+
 def test_stand_ins_do_not_leak_into_sys_modules():
     code = ('import sys, ganlib.compat, chainer; '
             'm = sys.modules.get("pkg_resources"); '
