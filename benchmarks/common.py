@@ -11,24 +11,29 @@ import numpy
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_one(job):
-    """job = (name, argv, out_dir); a run whose ``metrics.json`` exists is skipped."""
+def run_one(job, time_limit=0):
+    """job = (name, argv, out_dir); a run whose ``metrics.json`` exists is skipped.  With ``time_limit`` (seconds)
+    a run still going then is killed; its snapshots stay, for a later ``--resume``."""
     name, cmd, out = job
     if os.path.isfile(os.path.join(out, 'metrics.json')):
         return name, 'cached'
     env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')
     start = time.time()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=time_limit or None)
+    except subprocess.TimeoutExpired:
+        return name, 'stopped at the {:.0f}s limit'.format(time_limit)
     if proc.returncode != 0:
         return name, 'FAILED ({})\n{}'.format(proc.returncode, proc.stdout[-2000:])
     return name, 'done in {:.0f}s'.format(time.time() - start)
 
 
-def run_jobs(jobs, n_jobs):
+def run_jobs(jobs, n_jobs, time_limit=0):
     """Run all jobs, ``n_jobs`` at a time, printing one line per finished job; return the wall time."""
     start = time.time()
     with ThreadPoolExecutor(n_jobs) as pool:
-        for i, (name, status) in enumerate(pool.map(run_one, jobs), 1):
+        for i, (name, status) in enumerate(pool.map(lambda job: run_one(job, time_limit), jobs), 1):
             print('[{}/{}] {}: {}'.format(i, len(jobs), name, status), flush=True)
     return time.time() - start
 
@@ -61,19 +66,20 @@ def write_report(path, text):
         f.write(notes or NOTES_MARKER + '\n')
 
 
-def last_grid_picture(run_dir, report_path, name, caption):
-    """Copy the run's newest ``samples/epoch_XXXX.png`` to ``<report dir>/<report stem>/<name>.png``; returns the
-    Markdown image line for the report, or None when the run drew no grid."""
+def last_grid_picture(run_dir, report_path, name, caption, pattern='epoch_*.png', key=None):
+    """Copy the run's newest ``samples/<pattern>`` grid (the last in ``key`` order; file name order by default) to
+    ``<report dir>/<report stem>/<name>.png``; returns the Markdown image line for the report (``caption``, or
+    ``caption(grid path)`` when it is callable), or None when the run drew no grid."""
     import glob
     import shutil
-    grids = sorted(glob.glob(os.path.join(run_dir, 'samples', 'epoch_*.png')))
+    grids = sorted(glob.glob(os.path.join(run_dir, 'samples', pattern)), key=key)
     if not grids:
         return None
     stem = os.path.splitext(os.path.basename(report_path))[0]
     folder = os.path.join(os.path.dirname(os.path.abspath(report_path)), stem)
     os.makedirs(folder, exist_ok=True)
     shutil.copyfile(grids[-1], os.path.join(folder, name + '.png'))
-    return '![{}]({}/{}.png)'.format(caption, stem, name)
+    return '![{}]({}/{}.png)'.format(caption(grids[-1]) if callable(caption) else caption, stem, name)
 
 
 def earlier_runs(report_path):

@@ -37,6 +37,8 @@ from ganlib import cli  # noqa: E402
 MOG = 'train_mog.py'
 SSL = 'train_mnist_ssl.py'
 ANIME = 'train_anime.py'
+PROG = 'train_progressive.py'
+COND = 'train_conditional.py'
 # name → (script, flags, resume-checked).  {mnist} and {digits} are filled in at run time.
 WORKLOADS = [
     ('mog-plain', MOG, ['--unroll', '0'], False),
@@ -56,14 +58,22 @@ WORKLOADS = [
     ('dcgan64-wgan-gp', ANIME, ['--data-dir', '{digits}', '--size', '64', '--loss', 'wgan',
                                 '--gradient-penalty', '10'], True),
     ('stacked-mnist32', ANIME, ['--data-dir', '{mnist}', '--dataset', 'stacked-mnist', '--size', '32'], False),
+    ('pggan64', PROG, ['--data-dir', '{mnist}', '--size', '64'], True),
+    ('stylegan64', PROG, ['--data-dir', '{mnist}', '--size', '64', '--generator', 'stylegan'], True),
+    ('conditional32', COND, ['--data-dir', '{mnist}'], True),
 ]
 NAMES = [w[0] for w in WORKLOADS]
 # --quick (CPU dry run): tiny batches and widths, so that the whole check runs in seconds per workload.
 QUICK = {MOG: ['--batch-size', '16', '--z-dim', '16', '--eval-samples', '200', '--plot-samples', '200'],
          SSL: ['--batch-size', '20', '--labels', '20', '--d-hidden', '32,16,8', '--g-hidden', '16,16'],
-         ANIME: ['--batch-size', '8', '--g-ch', '32', '--d-ch', '8', '--max-images', '64', '--stacked-size', '64']}
+         ANIME: ['--batch-size', '8', '--g-ch', '32', '--d-ch', '8', '--max-images', '64', '--stacked-size', '64'],
+         PROG: ['--batch-size', '4', '--size', '16', '--ch', '8', '--z-dim', '16', '--mapping-layers', '2',
+                '--max-images', '64', '--score-samples', '0'],
+         COND: ['--batch-size', '8', '--g-ch', '8', '--d-ch', '8', '--z-dim', '16', '--max-images', '64',
+                '--score-samples', '0', '--label-check', '20']}
 FULL = {MOG: ['--eval-samples', '2500', '--plot-samples', '2500'], SSL: [],
-        ANIME: ['--max-images', '1280', '--stacked-size', '12800']}
+        ANIME: ['--max-images', '1280', '--stacked-size', '12800'],
+        PROG: ['--max-images', '1280', '--score-samples', '500'], COND: ['--score-samples', '500']}
 
 
 def parse_args(argv=None):
@@ -86,17 +96,44 @@ def parse_args(argv=None):
     return args
 
 
+def batch_size(args, script, flags):
+    """The batch size a workload's command line gives (the script's default where it sets none)."""
+    argv = flags + (QUICK if args.quick else FULL)[script]
+    return int(argv[len(argv) - 1 - argv[::-1].index('--batch-size') + 1]) if '--batch-size' in argv else 16
+
+
+def phase_images(args, script, flags):
+    """train_progressive.py's --phase-images here: the epoch-1 snapshot falls half-way into phase 5 (the fade-in
+    to 32 × 32, the one resume must continue exactly) and the run reaches its last phase before it ends."""
+    return max(1, 2 * args.iterations * batch_size(args, script, flags) // 11)
+
+
+def timing_warmup(args, script, flags):
+    """Updates before the timed ones: progressive runs first grow to their last resolution."""
+    if script != PROG:
+        return 3
+    size = 16 if args.quick else 64
+    phases = 2 * (int(size).bit_length() - 3)   # 4 x 4 stable, then a fade-in and a stable phase per doubling
+    return -(-phases * phase_images(args, script, flags) // batch_size(args, script, flags)) + 3
+
+
 def workload_argv(args, script, flags, out, epochs=2, resume=None):
     """The command line of one run (without the interpreter)."""
     fill = {'mnist': os.path.abspath(args.data_dir), 'digits': os.path.join(os.path.abspath(args.out), 'digits_png')}
     argv = [f.format(**fill) for f in flags] + (QUICK if args.quick else FULL)[script]
     n = str(args.iterations)
-    argv += ['--epochs', str(epochs), '--iterations-per-epoch', n, '--snapshot-every', '1',
-             '--device', args.device, '--out', out, '--quiet', '--seed', '0']
+    if script == PROG:   # its length is counted in images, its snapshots in iterations
+        argv += ['--images', str(epochs * args.iterations * batch_size(args, script, flags)),
+                 '--phase-images', str(phase_images(args, script, flags)), '--snapshot-every', n, '--log-every', n]
+    else:
+        argv += ['--epochs', str(epochs), '--iterations-per-epoch', n, '--snapshot-every', '1']
+    argv += ['--device', args.device, '--out', out, '--quiet', '--seed', '0']
     if script == SSL:
         argv += ['--eval-every', n]
+    if script in (ANIME, COND):
+        argv += ['--log-every', n]
     if script == ANIME:
-        argv += ['--log-every', n, '--sample-every', '1']
+        argv += ['--sample-every', '1']
     if resume:
         argv += ['--resume', resume]
     return [os.path.join(ROOT, script)] + argv
@@ -144,7 +181,8 @@ def build_updater(script, argv, device):
     """The script's own parse_args and build: (updater, gen, dis, comm) on ``device``; ``comm`` is the
     ChainerMN communicator when ``argv`` has --communicator (run under mpiexec), else None."""
     from ganlib import distributed
-    module = {MOG: 'train_mog', SSL: 'train_mnist_ssl', ANIME: 'train_anime'}[os.path.basename(script)]
+    module = {MOG: 'train_mog', SSL: 'train_mnist_ssl', ANIME: 'train_anime', PROG: 'train_progressive',
+              COND: 'train_conditional'}[os.path.basename(script)]
     m = __import__(module)
     # only built, never run: an empty scratch --out, so that the run folder named in argv may already hold a run
     a = m.parse_args(list(argv) + ['--out', tempfile.mkdtemp(prefix='gpu_check_build_')])
@@ -153,6 +191,10 @@ def build_updater(script, argv, device):
         _, gen, dis, upd = m.build(a, device, comm)
     elif script == SSL:
         gen, dis, _, upd = m.build(a, m.load_data(a), device, comm)
+    elif script == PROG:
+        gen, dis, upd = m.build(a, m.load_images(a), device)
+    elif script == COND:
+        gen, dis, upd = m.build(a, m.load_data(a), device)
     else:
         gen, dis, upd = m.build(a, m.load_dataset(a, quiet=True), device, comm)
     return upd, gen, dis, comm
@@ -260,9 +302,11 @@ def main(argv=None):
     cpu = cli.get_device('cpu')
     for (name, script, flags, _), (_, cmd) in zip(chosen, plan):
         timing_argv = cmd[1:]
-        rows[name]['device_ms'] = time_updates(script, timing_argv, device, args.time_iterations)
+        warmup = timing_warmup(args, script, flags)
+        rows[name]['device_ms'] = time_updates(script, timing_argv, device, args.time_iterations, warmup)
         if not args.no_cpu and args.cpu_iterations and device.xp is not numpy:
-            rows[name]['cpu_ms'] = time_updates(script, timing_argv, cpu, args.cpu_iterations, warmup=1)
+            rows[name]['cpu_ms'] = time_updates(script, timing_argv, cpu, args.cpu_iterations,
+                                                warmup if script == PROG else 1)
         device.use()
         print('{}: {:.2f} ms/iteration on {}{}'.format(
             name, rows[name]['device_ms'][0], args.device,

@@ -31,6 +31,26 @@ from models.mlp import sample_z
 from models.progressive import upsample
 
 
+def one_hot_lookup(W, y):
+    """The rows ``W[y]`` as the product one_hot(y) · W: the same values (each row is 1 · w plus exact zeros), but
+    the gradient for W is the matrix product one_hot(y)ᵀ · gy, summed in a fixed order."""
+    xp = chainer.backend.get_array_module(W)
+    y = y.array if isinstance(y, chainer.Variable) else y
+    return F.matmul(xp.eye(W.shape[0], dtype=W.dtype)[y], W)
+
+
+class Embedding(L.EmbedID):
+    """``L.EmbedID`` that repeats bit for bit on a GPU too.  On a GPU Chainer's embed_id adds the gradient rows with
+    atomicAdd, in an order that changes from run to run, so two seeded runs (or a run and its resume) drift apart
+    from the first update; there the lookup is :func:`one_hot_lookup`.  On the CPU it stays embed_id (numpy's
+    ordered ``add.at``), so CPU runs are unchanged."""
+
+    def forward(self, x):
+        if isinstance(self.W.array, numpy.ndarray):
+            return super().forward(x)
+        return one_hot_lookup(self.W, x)
+
+
 class ConditionalBatchNormalization(chainer.Chain):
     """γ_y ⊙ BN(x) + β_y for x (N, C[, H, W]) and labels y (N,) in [0, n_classes)."""
 
@@ -39,8 +59,8 @@ class ConditionalBatchNormalization(chainer.Chain):
         self.channels = channels
         with self.init_scope():
             self.bn = L.BatchNormalization(channels, decay=decay, eps=eps, use_gamma=False, use_beta=False)
-            self.gamma = L.EmbedID(n_classes, channels, initialW=chainer.initializers.One())
-            self.beta = L.EmbedID(n_classes, channels, initialW=chainer.initializers.Zero())
+            self.gamma = Embedding(n_classes, channels, initialW=chainer.initializers.One())
+            self.beta = Embedding(n_classes, channels, initialW=chainer.initializers.Zero())
 
     def forward(self, x, y):
         h = self.bn(x)
@@ -98,7 +118,7 @@ class ConditionalGenerator(chainer.Chain):
         else:
             cbn = lambda k, c: ConditionalBatchNormalization(c, n_classes)  # noqa: E731
         with self.init_scope():
-            self.embed = L.EmbedID(n_classes, shared_embedding, initialW=w()) if shared_embedding else None
+            self.embed = Embedding(n_classes, shared_embedding, initialW=w()) if shared_embedding else None
             self.l0 = L.Linear(self.chunks[0], 16 * ch, initialW=w())
             self.bn0 = cbn(0, 16 * ch)
             self.convs = chainer.ChainList(*[Convolution2D(ch, ch, 3, 1, 1, initialW=w()) for _ in range(3)])

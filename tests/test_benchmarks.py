@@ -3,6 +3,7 @@ import argparse
 import json
 import os
 import re
+import sys
 
 import numpy
 
@@ -431,12 +432,57 @@ def test_lsgan_and_stacked_benchmarks_bad_input_one_line(tmp_path):
     """A missing MNIST folder, or --no-run with no finished runs: one line, exit 2, nothing written."""
     from tests.test_anime import run_cli
     report = str(tmp_path / 'r.md')
-    for script in ('benchmarks/lsgan_mnist_benchmark.py', 'benchmarks/stacked_mnist_benchmark.py'):
+    for script in ('benchmarks/lsgan_mnist_benchmark.py', 'benchmarks/stacked_mnist_benchmark.py',
+                   'benchmarks/progressive_benchmark.py'):
         for extra in (['--data-dir', str(tmp_path / 'none')], ['--no-run', '--runs-dir', str(tmp_path / 'empty')]):
             proc = run_cli(script, *(extra + ['--report', report]))
             lines = proc.stderr.strip().splitlines()
             assert proc.returncode == 2 and len(lines) == 1 and 'Traceback' not in proc.stderr, (script, proc.stderr)
-            assert not os.path.exists(report)
+            assert not os.path.exists(report) and not os.path.exists(str(tmp_path / 'empty'))
+
+
+def test_progressive_benchmark_tabulates_finished_runs_and_a_stopped_one_from_its_snapshot(tmp_path):
+    """Two tiny whole-schedule runs: one row per phase with each run's FID / IS / classes from its metrics.json;
+    a run stopped after iteration 4 is read from its last snapshot (the phases it had scored) and marked stopped."""
+    import json
+    from benchmarks import progressive_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    runs, report = tmp_path / 'runs', tmp_path / 'prog.md'
+    argv = ['--data-dir', data, '--variants', 'pggan', 'stylegan', '--phase-images', '16', '--ch', '4', '--z-dim', '8',
+            '--score-samples', '20', '--classifier-cache', str(tmp_path / 'cache'), '--runs-dir', str(runs),
+            '--report', str(report)]
+    assert progressive_benchmark.main(argv) == 0
+    text = report.read_text()
+    done = {v: json.load(open(str(runs / (v + '_s0') / 'metrics.json'))) for v in ('pggan', 'stylegan')}
+    for i, phase in enumerate(done['pggan']['phases']):   # 32 px: 7 phases of one iteration each
+        assert '| {} {} | {} | {:.0f} / {:.2f} / {} | {:.0f} / '.format(
+            i, 'stable' if i % 2 == 0 else 'fade-in', 4 * 2 ** ((i + 1) // 2), phase['fid'],
+            phase['inception_score'], phase['classes_captured'], done['stylegan']['phases'][i]['fid']) in text
+    assert len(done['pggan']['phases']) == 7 and '| PGGAN, lr 1e-3 (the paper) | 1 | 1 | {:.0f} |'.format(
+        done['pggan']['phases'][-1]['fid']) in text
+    stopped = runs / 'stylegan_s0'
+    os.remove(str(stopped / 'metrics.json'))
+    for n in (5, 6, 7):
+        os.remove(str(stopped / 'snapshot_iter_{}'.format(n)))
+    assert progressive_benchmark.main(argv + ['--no-run']) == 0
+    text = report.read_text()
+    scored = [p for p in done['stylegan']['phases'] if p['iteration'] <= 4]
+    assert len(scored) == 4 and '| StyleGAN, lr 1e-3 (the paper) | 1 | 0 | {:.0f} (stopped) | – | – | 4 |'.format(
+        scored[-1]['fid']) in text
+    assert '| 4 stable | 16 | {:.0f} / {:.2f} / {} | – |'.format(
+        done['pggan']['phases'][4]['fid'], done['pggan']['phases'][4]['inception_score'],
+        done['pggan']['phases'][4]['classes_captured']) in text
+    record = json.load(open(str(tmp_path / 'prog_runs.json')))
+    assert record['stylegan_s0']['finished'] is False and record['pggan_s0']['finished'] is True
+
+
+def test_progressive_benchmark_stops_a_run_at_its_time_limit(tmp_path):
+    """--time-limit: the run's process is killed when the limit passes, and the status line says so."""
+    import time
+    from benchmarks.common import run_one
+    start = time.time()
+    name, status = run_one(('slow', [sys.executable, '-c', 'import time; time.sleep(60)'], str(tmp_path / 'slow')), 1)
+    assert status == 'stopped at the 1s limit' and time.time() - start < 30
 
 
 def test_tabulating_nothing_leaves_the_published_report_as_it_is(tmp_path):
@@ -467,17 +513,19 @@ def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys):
     data = make_tiny_mnist(str(tmp_path / 'data'))
     report = str(tmp_path / 'gpu.md')
     argv = ['--data-dir', data, '--device', 'cpu', '--quick', '--iterations', '2', '--time-iterations', '2',
-            '--only', 'mog-unrolled5', 'ssl-paper', 'dcgan64', '--out', str(tmp_path / 'runs'), '--report', report]
+            '--only', 'mog-unrolled5', 'ssl-paper', 'dcgan64', 'stylegan64', 'conditional32', '--out', str(tmp_path / 'runs'),
+            '--report', report]
     assert gpu_check.main(argv) == 0, capsys.readouterr().out
     text = open(report).read()
-    for name in ('mog-unrolled5', 'ssl-paper', 'dcgan64'):
+    for name in ('mog-unrolled5', 'ssl-paper', 'dcgan64', 'stylegan64', 'conditional32'):
         assert '| {} | ok | bit-exact |'.format(name) in text
     assert '| evaluate.py ssl-paper | ok |' in text and '| analogy.py dcgan64 | ok |' in text
     assert os.path.isfile(str(tmp_path / 'runs' / 'dcgan64' / 'samples' / 'epoch_0002.png'))
     capsys.readouterr()
     assert gpu_check.main(argv + ['--dry-run']) == 0
     out = capsys.readouterr().out
-    assert out.count('\n') == 3 and 'train_anime.py' in out and '--device cpu' in out
+    assert out.count('\n') == 5 and 'train_anime.py' in out and '--device cpu' in out
+    assert 'train_progressive.py' in out and 'train_conditional.py' in out
 
 
 def test_gpu_check_detects_a_resume_that_is_not_exact():

@@ -47,9 +47,11 @@ def test_every_source_compiles_without_warnings():
                for p in glob.glob(os.path.join(ROOT, d, '*.py'))]
     assert len(sources) > 40
     for path in sources:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
         with warnings.catch_warnings():
             warnings.simplefilter('error')
-            compile(open(path, encoding='utf-8').read(), path, 'exec')
+            compile(text, path, 'exec')
 
 
 def test_stand_ins_do_not_leak_into_sys_modules():

@@ -7,6 +7,7 @@ import sys
 
 import chainer
 import chainer.links as L
+from chainer import gradient_check
 import numpy
 import pytest
 
@@ -16,8 +17,8 @@ from ganlib.losses import HingeLoss
 from ganlib.regularizers import OrthogonalRegularization
 from ganlib.scoring import class_match
 from ganlib.updaters import ConditionalGANUpdater
-from models.conditional import (ConditionalBatchNormalization, ConditionalGenerator, LinearConditionalBatchNormalization,
-                                ProjectionDiscriminator)
+from models.conditional import (ConditionalBatchNormalization, ConditionalGenerator, Embedding,
+                                LinearConditionalBatchNormalization, ProjectionDiscriminator, one_hot_lookup)
 from tests.conftest import ROOT
 from tests.test_mnist_ssl import make_tiny_mnist
 
@@ -35,6 +36,45 @@ def test_conditional_batch_norm_uses_each_examples_class_row():
     numpy.testing.assert_allclose(cbn(x, y).array, expect, rtol=1e-4, atol=1e-5)
     fresh = ConditionalBatchNormalization(3, 4)  # γ = 1, β = 0: plain BN at the start
     numpy.testing.assert_allclose(fresh(x, y).array, normed, rtol=1e-4, atol=1e-5)
+
+
+def test_one_hot_lookup_gives_the_rows_exactly_and_sums_their_gradients():
+    """The GPU path of the class tables: W[y] bit for bit, and dW[k] = Σ_{i: y_i = k} gy_i (numpy.add.at)."""
+    rng = numpy.random.RandomState(0)
+    W = rng.randn(5, 3).astype(numpy.float32)
+    W[2] = [0.0, -0.0, 1e-30]
+    y = numpy.array([4, 2, 2, 0, 4, 4], numpy.int32)
+    v = chainer.Variable(W.copy())
+    out = one_hot_lookup(v, y)
+    assert out.dtype == numpy.float32 and numpy.array_equal(out.array, W[y])
+    gy = rng.randn(6, 3).astype(numpy.float32)
+    out.grad = gy
+    out.backward()
+    expect = numpy.zeros_like(W)
+    numpy.add.at(expect, y, gy)
+    numpy.testing.assert_allclose(v.grad, expect, rtol=1e-6, atol=1e-6)
+    gradient_check.check_backward(lambda w: one_hot_lookup(w, y), W.astype(numpy.float64),
+                                          gy.astype(numpy.float64))
+
+
+def test_class_tables_are_embeddings_that_stay_embed_id_on_the_cpu():
+    """Every class table of G is an Embedding (the GPU path is deterministic); on the CPU its output and gradient are
+    L.EmbedID's, bit for bit, so CPU runs are unchanged."""
+    for gen in (ConditionalGenerator(8, 10, 1, 4, 32), ConditionalGenerator(10, 10, 1, 4, 32, shared_embedding=6,
+                                                                            hierarchical_z=True)):
+        tables = [link for link in gen.links() if isinstance(link, L.EmbedID)]
+        assert tables and all(type(link) is Embedding for link in tables)
+    rng = numpy.random.RandomState(1)
+    plain, ours = L.EmbedID(4, 3), Embedding(4, 3)
+    ours.W.array[:] = plain.W.array[:] = rng.randn(4, 3)
+    y = numpy.array([3, 0, 3, 1], numpy.int32)
+    gy = rng.randn(4, 3).astype(numpy.float32)
+    for link in (plain, ours):
+        link.cleargrads()
+        out = link(y)
+        out.grad = gy
+        out.backward()
+    assert numpy.array_equal(ours(y).array, plain(y).array) and numpy.array_equal(ours.W.grad, plain.W.grad)
 
 
 def test_linear_conditional_batch_norm_maps_the_condition_to_one_plus_gain_and_bias():
