@@ -245,14 +245,36 @@ def snapshots(trainer, every, unit, last_iteration, gen=None):
     """``snapshot_iter_N`` trainer snapshots for --resume (and, given ``gen``, the generator alone as
     ``gen_iter_N.npz``) every ``every`` epochs or iterations (``unit``) and at the run's last iteration.
 
-    The generator's writer is added second, so it keeps its name in snapshots written before (``_Snapshot_1``),
-    but runs first: the trainer snapshot then holds its trigger state of the same iteration, and a resumed run
-    writes no extra ``gen_iter_{N+1}.npz``."""
-    trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'),
-                   trigger=EveryOrEnd(every, unit, last_iteration))
-    if gen is not None:
-        writer = extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz')
-        trainer.extend(writer, trigger=EveryOrEnd(every, unit, last_iteration), priority=writer.priority + 1)
+    Both files are written by one extension under the trainer snapshot's name (``_Snapshot``) with one trigger, so
+    the generator file is written exactly when the trainer snapshot is, also after a resume.  Snapshots written
+    before kept a second trigger for the generator writer (``_Snapshot_1``, one iteration stale in those made before
+    ``b3bfbb0``); it is no longer read."""
+    trigger = EveryOrEnd(every, unit, last_iteration)
+    if gen is None:
+        trainer.extend(extensions.snapshot(filename='snapshot_iter_{.updater.iteration}'), trigger=trigger)
+    else:
+        trainer.extend(SnapshotWithGenerator(gen), name='_Snapshot', trigger=trigger)
+
+
+class SnapshotWithGenerator(training.Extension):
+    """The trainer snapshot ``snapshot_iter_N`` and the generator alone, ``gen_iter_N.npz``, written together."""
+
+    def __init__(self, gen):
+        self.trainer_snapshot = extensions.snapshot(filename='snapshot_iter_{.updater.iteration}')
+        self.gen_snapshot = extensions.snapshot_object(gen, 'gen_iter_{.updater.iteration}.npz')
+        self.priority = self.trainer_snapshot.priority
+
+    def initialize(self, trainer):
+        self.trainer_snapshot.initialize(trainer)
+        self.gen_snapshot.initialize(trainer)
+
+    def __call__(self, trainer):
+        self.gen_snapshot(trainer)
+        self.trainer_snapshot(trainer)
+
+    def finalize(self):
+        self.gen_snapshot.finalize()
+        self.trainer_snapshot.finalize()
 
 
 class LineProgress(training.Extension):

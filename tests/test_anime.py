@@ -196,6 +196,32 @@ def test_resumed_run_writes_generators_only_on_schedule_and_samples_at_its_end(t
     for k in [k for k in full.files if k.startswith(('updater/', 'extension_triggers/'))]:
         numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
 
+def test_a_snapshot_with_the_old_stale_generator_trigger_resumes_without_an_extra_generator_file(tmp_path):
+    """Snapshots written before b3bfbb0 hold two plain IntervalTriggers: the trainer snapshot's, and the generator
+    writer's (``_Snapshot_1``) one iteration stale, since that writer ran after the snapshot was taken.  Resumed,
+    such a run writes generator files on its schedule only (before: an extra gen_iter_3.npz right after the resume)
+    and ends as the uninterrupted run does."""
+    data = make_faces(str(tmp_path / 'faces'))
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    flags = TINY[:TINY.index('--epochs')] + TINY[TINY.index('--epochs') + 2:] + [
+        '--data-dir', data, '--epochs', '5', '--snapshot-every', '2']
+    train_anime.main(flags + ['--out', a])
+    with numpy.load(os.path.join(a, 'snapshot_iter_2')) as z:
+        arrays = {k.replace('/interval/', '/'): z[k] for k in z.files}
+    prefix = 'extension_triggers/_Snapshot'
+    assert int(arrays[prefix + '/previous_iteration']) == 2 and not any(k.startswith(prefix + '_1/') for k in arrays)
+    arrays[prefix + '_1/previous_iteration'] = numpy.array(1)          # what the old writer's trigger held
+    arrays[prefix + '_1/previous_epoch_detail'] = numpy.array(1.0)
+    old = str(tmp_path / 'old_snapshot_iter_2')
+    with open(old, 'wb') as f:
+        numpy.savez(f, **arrays)
+    train_anime.main(flags + ['--out', b, '--resume', old])
+    assert sorted(f for f in os.listdir(b) if f.startswith('gen_iter_')) == ['gen_iter_4.npz', 'gen_iter_5.npz']
+    full, resumed = numpy.load(os.path.join(a, 'snapshot_iter_5')), numpy.load(os.path.join(b, 'snapshot_iter_5'))
+    for k in [k for k in full.files if k.startswith('updater/')]:
+        numpy.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
+
+
 def test_analogy_writes_png_from_a_tiny_generator(tmp_path):
     data = make_faces(str(tmp_path / 'faces'))
     run = str(tmp_path / 'run')
