@@ -25,7 +25,7 @@ import numpy  # noqa: E402
 from benchmarks.common import (display_command, last_grid_picture, mean_std, require_finished,  # noqa: E402
                                resume_flags, run_jobs, write_report)
 from ganlib import cli  # noqa: E402
-from ganlib.run import latest_snapshot, snapshot_iteration  # noqa: E402
+from ganlib.run import check_out, latest_snapshot, snapshot_iteration  # noqa: E402
 
 # variant: (label, flags added to the base command)
 VARIANTS = {
@@ -63,6 +63,12 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such folder: {}'.format(args.data_dir))
+    try:   # both can be written before any run starts (nothing is created here)
+        if not args.no_run:
+            check_out(args.runs_dir, '--runs-dir')
+        check_out(os.path.dirname(os.path.abspath(args.report)), '--report')
+    except cli.CleanExit as e:
+        p.error(str(e))
     return args
 
 
@@ -127,15 +133,21 @@ def main(argv=None):
     jobs = [('{}_s{}'.format(v, s), train_command(v, s, args, folder(v, s)), folder(v, s))
             for v in args.variants for s in args.seeds]
     if not args.no_run:
-        os.makedirs(runs_dir, exist_ok=True)
+        try:
+            os.makedirs(runs_dir, exist_ok=True)
+        except OSError as e:
+            raise cli.CleanExit('--runs-dir {}: cannot create the folder ({})'.format(args.runs_dir, e.strerror))
         # a run stopped at an earlier --time-limit continues from its last snapshot
         wall = run_jobs([(n, cmd + resume_flags(out), out) for n, cmd, out in jobs], args.jobs, args.time_limit)
         print('all runs: {:.0f}s'.format(wall))
     runs = {name: read_run(out) for name, _, out in jobs}
     found = {k: v for k, v in runs.items() if v is not None}
     require_finished(found, runs_dir)
-    write(args, jobs, found, argv if argv is not None else sys.argv[1:])
-    cli.save_json(os.path.splitext(args.report)[0] + '_runs.json', found)
+    try:
+        write(args, jobs, found, argv if argv is not None else sys.argv[1:])
+        cli.save_json(os.path.splitext(args.report)[0] + '_runs.json', found)
+    except OSError as e:   # the runs stay in --runs-dir: tabulate them elsewhere with --no-run
+        raise cli.CleanExit('--report {}: cannot write it ({})'.format(args.report, e.strerror))
     print('wrote {} ({} runs, {} stopped before the end)'.format(
         args.report, len(found), sum(not r['finished'] for r in found.values())))
     return 0

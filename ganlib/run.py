@@ -49,21 +49,21 @@ def config_dict(args):
     return json.loads(json.dumps(dict(sorted(vars(args).items()))))
 
 
-def check_out(path):
+def check_out(path, flag='--out'):
     """A one-line CleanExit unless ``path`` is, or can become, a writable folder (nothing is created)."""
     if os.path.exists(path):
         if not os.path.isdir(path):
-            raise cli.CleanExit('--out {} exists and is not a folder'.format(path))
+            raise cli.CleanExit('{} {} exists and is not a folder'.format(flag, path))
         if not os.access(path, os.W_OK | os.X_OK):
-            raise cli.CleanExit('--out {}: the folder is not writable'.format(path))
+            raise cli.CleanExit('{} {}: the folder is not writable'.format(flag, path))
         return
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        raise cli.CleanExit('--out {}: cannot create the folder ({} is a file)'.format(path, parent))
+        raise cli.CleanExit('{} {}: cannot create the folder ({} is a file)'.format(flag, path, parent))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise cli.CleanExit('--out {}: cannot create the folder ({} is not writable)'.format(path, parent))
+        raise cli.CleanExit('{} {}: cannot create the folder ({} is not writable)'.format(flag, path, parent))
 
 
 def check_paths(parser, args):

@@ -441,6 +441,25 @@ def test_lsgan_and_stacked_benchmarks_bad_input_one_line(tmp_path):
             assert not os.path.exists(report) and not os.path.exists(str(tmp_path / 'empty'))
 
 
+def test_progressive_benchmark_bad_flag_values_are_one_line_errors(tmp_path):
+    """Bad values: one line on stderr, exit 2, no run folder and no report written."""
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    runs, report = str(tmp_path / 'runs'), str(tmp_path / 'r.md')
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('not a folder')
+    for extra, message in ((['--variants', 'nope'], 'invalid choice'), (['--time-limit', '-1'], '--time-limit'),
+                           (['--jobs', '0'], '--jobs'), (['--seeds', 'x'], '--seeds'),
+                           (['--phase-images', '0'], '--phase-images'),
+                           (['--runs-dir', str(a_file / 'runs')], '--runs-dir'),
+                           (['--report', str(a_file / 'r.md')], '--report')):
+        proc = run_cli('benchmarks/progressive_benchmark.py', '--data-dir', data, '--runs-dir', runs, '--report', report,
+                       *extra)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, proc.stderr)
+        assert not os.path.exists(runs) and not os.path.exists(report)
+
+
 def test_progressive_benchmark_tabulates_finished_runs_and_a_stopped_one_from_its_snapshot(tmp_path):
     """Two tiny whole-schedule runs: one row per phase with each run's FID / IS / classes from its metrics.json;
     a run stopped after iteration 4 is read from its last snapshot (the phases it had scored) and marked stopped."""
