@@ -2,11 +2,14 @@
 """Stacked-MNIST mode coverage: methods × seeds of ``train_anime.py --dataset stacked-mnist`` scored by
 ``evaluate.py`` (modes of 1,000 and KL over 26,000 samples) → results/stacked_mnist.md.
 
-Finished runs (their evaluation.json exists) are skipped.
+Finished runs (their evaluation.json exists) are skipped.  With ``--checkpoints`` the generator is also scored at
+those iterations (``evaluation_iter_K.json``), and the report gains a table of modes and KL over training.
 
   python benchmarks/stacked_mnist_benchmark.py --iterations 1000 --seeds 0
+  python benchmarks/stacked_mnist_benchmark.py --iterations 10000 --checkpoints 3000 6000
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -19,7 +22,7 @@ sys.path.insert(0, ROOT)
 import ganlib.compat  # noqa: E402,F401
 
 from benchmarks.common import (display_command, last_grid_picture, mean_std, require_finished,  # noqa: E402
-                               write_report)
+                               resume_flags, write_report)
 from ganlib import cli  # noqa: E402
 
 METHODS = {
@@ -31,28 +34,48 @@ METHODS = {
 }
 
 
+def epoch_length(args):
+    """Iterations per (logical) epoch: every checkpoint falls on an epoch's end, where its generator file is written.
+    Without checkpoints a run is one epoch, as before.  The epoch length changes nothing in training: the data
+    stream, the losses and the updates do not depend on it."""
+    return math.gcd(args.iterations, *args.checkpoints)
+
+
 def train_command(method, seed, args, out):
+    per_epoch = epoch_length(args)
     return [sys.executable, os.path.join(ROOT, 'train_anime.py'), '--dataset', 'stacked-mnist',
             '--data-dir', args.data_dir, '--size', '32', '--g-ch', str(args.g_ch), '--d-ch', str(args.d_ch),
-            '--batch-size', str(args.batch_size), '--epochs', '1', '--iterations-per-epoch', str(args.iterations),
-            '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + METHODS[method]
+            '--batch-size', str(args.batch_size), '--epochs', str(args.iterations // per_epoch),
+            '--iterations-per-epoch', str(per_epoch),
+            '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + METHODS[method] + \
+        resume_flags(out)
 
 
-def eval_command(args, out):
+def checkpoint_file(out, iteration):
+    return os.path.join(out, 'evaluation_iter_{}.json'.format(iteration))
+
+
+def eval_commands(args, out):
+    """(command, the JSON it writes) for each checkpoint, then the final score (``evaluation.json``, which marks the
+    run finished)."""
     cmd = [sys.executable, os.path.join(ROOT, 'evaluate.py'), out, '--samples', str(args.samples),
            '--device', args.device]
     if args.classifier_cache:
         cmd += ['--classifier-cache', args.classifier_cache]
-    return cmd
+    steps = [(cmd + ['--snapshot', os.path.join(out, 'gen_iter_{}.npz'.format(k)), '-o', checkpoint_file(out, k)],
+              checkpoint_file(out, k)) for k in args.checkpoints]
+    return steps + [(cmd, os.path.join(out, 'evaluation.json'))]
 
 
 def run(job):
-    name, train, evaluate, out = job
+    """Train (unless metrics.json says it is trained), then write each score not written yet."""
+    name, train, evaluations, out = job
     if os.path.isfile(os.path.join(out, 'evaluation.json')):
         return name, 'cached'
     env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')
     start = time.time()
-    for cmd in (train, evaluate):
+    steps = [] if os.path.isfile(os.path.join(out, 'metrics.json')) else [train]
+    for cmd in steps + [cmd for cmd, written in evaluations if not os.path.isfile(written)]:
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0:
             return name, 'FAILED ({})\n{}'.format(proc.returncode, proc.stdout[-2000:])
@@ -65,6 +88,8 @@ def main(argv=None):
     p.add_argument('--methods', nargs='+', choices=list(METHODS), default=['dcgan', 'minibatch-disc', 'unrolled5'])
     p.add_argument('--seeds', nargs='+', type=int, default=[0])
     p.add_argument('--iterations', type=cli.positive_int, default=1000, help='generator iterations per run')
+    p.add_argument('--checkpoints', nargs='+', type=cli.positive_int, default=[], metavar='K',
+                   help='also score the generator at these iterations (each below --iterations)')
     p.add_argument('--g-ch', type=cli.positive_int, default=64)
     p.add_argument('--d-ch', type=cli.positive_int, default=16)
     p.add_argument('--batch-size', type=cli.positive_int, default=64)
@@ -77,6 +102,9 @@ def main(argv=None):
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'stacked_mnist.md'))
     args = p.parse_args(argv)
     args.data_dir = os.path.abspath(args.data_dir)
+    args.checkpoints = sorted(set(args.checkpoints))
+    if args.checkpoints and args.checkpoints[-1] >= args.iterations:
+        p.error('--checkpoints: each must be below --iterations ({})'.format(args.iterations))
     if not args.no_run and not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
     jobs = []
@@ -84,7 +112,7 @@ def main(argv=None):
         for seed in args.seeds:
             name = '{}_s{}'.format(method, seed)
             out = os.path.join(args.runs_dir, name)
-            jobs.append((name, train_command(method, seed, args, out), eval_command(args, out), out))
+            jobs.append((name, train_command(method, seed, args, out), eval_commands(args, out), out))
     jobs.sort(key=lambda j: 'unrolled' not in j[0])
     header = 'tabulating finished runs only'
     if not args.no_run:
@@ -95,7 +123,7 @@ def main(argv=None):
         header = ("total wall time {:.1f} min on this repository's 2-core CPU machine, {} at a time, one BLAS "
                   'thread per run'.format((time.time() - start) / 60, args.jobs))
 
-    rows, raw, pictures = [], {}, []
+    rows, raw, pictures, course = [], {}, [], []
     for method in args.methods:
         results = []
         for seed in args.seeds:
@@ -103,11 +131,19 @@ def main(argv=None):
             path = os.path.join(out, 'evaluation.json')
             if os.path.isfile(path):
                 ev, m = json.load(open(path)), json.load(open(os.path.join(out, 'metrics.json')))
+                scores = {k: json.load(open(checkpoint_file(out, k))) for k in args.checkpoints}
                 results.append(dict(modes=ev['modes'], kl=ev['kl'], wall_time_s=m['wall_time_s'],
-                                    ms_per_iteration=m['ms_per_iteration'], iterations=m['iterations'], seed=seed))
+                                    ms_per_iteration=m['ms_per_iteration'], iterations=m['iterations'], seed=seed,
+                                    checkpoints={k: dict(modes=v['modes'], kl=v['kl']) for k, v in scores.items()}))
         if not results:
             continue
         raw[method] = results
+        if args.checkpoints:
+            stages = [r['checkpoints'] for r in results]
+            cells = [[stage[k] for stage in stages] for k in args.checkpoints] + [results]
+            course.append('| {} | {} |'.format(method, ' | '.join('{} / {}'.format(
+                mean_std([c['modes'] for c in cell], '{:.0f}'), mean_std([c['kl'] for c in cell], '{:.2f}'))
+                for cell in cells)))
         name = '{}_s{}'.format(method, results[0]['seed'])
         picture = last_grid_picture(os.path.join(args.runs_dir, name), args.report, name,
                                     '{}, seed {}'.format(method, results[0]['seed']))
@@ -124,12 +160,26 @@ def main(argv=None):
     name = '{}_s{}'.format(args.methods[-1], args.seeds[0])
     example = display_command(train_command(args.methods[-1], args.seeds[0], args, os.path.join(
         os.path.relpath(args.runs_dir, ROOT), name))).replace(args.data_dir, 'MNIST_DIR')
+    course_table = ''
+    if course:
+        stages = args.checkpoints + [args.iterations]
+        course_table = COURSE.format(samples=args.samples, head=' | '.join('{:,}'.format(k) for k in stages),
+                                     rule='|'.join(['---'] * (len(stages) + 1)), rows='\n'.join(course))
+    methods = '\n'.join('- `{}`: `{}`'.format(k, ' '.join(METHODS[k])) for k in args.methods)
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]), header=header, rows='\n'.join(rows),
-        example=example, iters=args.iterations, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
-        samples=args.samples, pictures=' '.join(pictures), methods='\n'.join('- `{}`: `{}`'.format(k, ' '.join(METHODS[k])) for k in args.methods)))
+        course=course_table, example=example, iters=args.iterations, g_ch=args.g_ch, d_ch=args.d_ch,
+        batch=args.batch_size, samples=args.samples, pictures=' '.join(pictures), methods=methods))
     print('wrote', args.report)
 
+
+COURSE = """
+Over training: modes / KL at each iteration (mean ± std over the seeds; {samples:,} samples per score):
+
+| method | {head} |
+|{rule}|
+{rows}
+"""
 
 REPORT = """# Stacked MNIST: modes captured of 1,000
 
@@ -150,7 +200,7 @@ One run, for example: `{example}`
 | method | modes / 1000 | KL | per seed | ms / it | wall s / run | seeds |
 |---|---|---|---|---|---|---|
 {rows}
-
+{course}
 Published (26,000 samples, modes / KL; other networks and much longer training): VEEGAN Table 2 DCGAN 99 / 3.4,
 unrolled 48.7 / 4.32; PacGAN Table 2 DCGAN 78.9 / 4.50, PacDCGAN2 1,000 / 0.06; Metz et al. with D ½ the size of
 G: DCGAN 628 / 2.58, 5 unrolling steps 732 / 1.66 (D ¼: 30.6 / 5.99 and 236.4 / 4.67).  Real stacked digits score

@@ -256,6 +256,47 @@ def test_stacked_mnist_benchmark_tiny(tmp_path):
     assert 'tabulating finished runs only' in open(report).read() and '| pacgan2 |' in open(report).read()
 
 
+def test_stacked_mnist_benchmark_checkpoints_score_the_generator_mid_run(tmp_path):
+    """--checkpoints 2 with --iterations 4: the run is two epochs of two iterations; its iteration-2 generator equals
+    that of a separate 2-iteration run bit for bit (the epoch length changes nothing in training) and is scored into
+    evaluation_iter_2.json, which the over-training table reports.  A trained but unscored run is scored again
+    without retraining."""
+    from benchmarks import stacked_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'), n_train=200, n_test=50)
+    common = ['--data-dir', data, '--methods', 'dcgan', '--g-ch', '16', '--d-ch', '2', '--batch-size', '4',
+              '--samples', '200', '--classifier-cache', str(tmp_path / 'cache')]
+    argv = common + ['--iterations', '4', '--checkpoints', '2', '--runs-dir', str(tmp_path / 'runs'),
+                     '--report', str(tmp_path / 'long.md')]
+    stacked_mnist_benchmark.main(argv)
+    stacked_mnist_benchmark.main(common + ['--iterations', '2', '--runs-dir', str(tmp_path / 'short'),
+                                           '--report', str(tmp_path / 'short.md')])
+    run = tmp_path / 'runs' / 'dcgan_s0'
+    cfg = json.load(open(str(run / 'args.json')))
+    assert (cfg['epochs'], cfg['iterations_per_epoch']) == (2, 2)
+    mid = numpy.load(str(run / 'gen_iter_2.npz'))
+    short = numpy.load(str(tmp_path / 'short' / 'dcgan_s0' / 'gen_iter_2.npz'))
+    assert sorted(mid.files) == sorted(short.files) and len(mid.files) > 0
+    for key in mid.files:
+        numpy.testing.assert_array_equal(mid[key], short[key], err_msg=key)
+    score = json.load(open(str(run / 'evaluation_iter_2.json')))
+    assert score['snapshot'].endswith('gen_iter_2.npz') and score['samples'] == 200
+    assert json.load(open(str(tmp_path / 'short' / 'dcgan_s0' / 'evaluation.json')))['modes'] == score['modes']
+    final = json.load(open(str(run / 'evaluation.json')))
+    row = '| dcgan | {} / {:.2f} | {} / {:.2f} |'.format(  # one seed: no spread
+        score['modes'], score['kl'], final['modes'], final['kl'])
+    text = open(str(tmp_path / 'long.md')).read()
+    assert '| method | 2 | 4 |' in text and row in text, text
+    runs = json.load(open(str(tmp_path / 'long_runs.json')))
+    assert runs['dcgan'][0]['checkpoints'] == {'2': dict(modes=score['modes'], kl=score['kl'])}
+    trained = os.path.getmtime(str(run / 'metrics.json'))
+    os.remove(str(run / 'evaluation.json'))
+    os.remove(str(run / 'evaluation_iter_2.json'))
+    stacked_mnist_benchmark.main(argv)
+    assert os.path.getmtime(str(run / 'metrics.json')) == trained
+    assert json.load(open(str(run / 'evaluation_iter_2.json')))['modes'] == score['modes']
+    assert json.load(open(str(run / 'evaluation.json')))['kl'] == final['kl']
+
+
 def test_lsgan_mnist_benchmark_tiny(tmp_path):
     from benchmarks import lsgan_mnist_benchmark
     data = make_tiny_mnist(str(tmp_path / 'data'))
@@ -439,6 +480,20 @@ def test_lsgan_and_stacked_benchmarks_bad_input_one_line(tmp_path):
             lines = proc.stderr.strip().splitlines()
             assert proc.returncode == 2 and len(lines) == 1 and 'Traceback' not in proc.stderr, (script, proc.stderr)
             assert not os.path.exists(report) and not os.path.exists(str(tmp_path / 'empty'))
+
+
+def test_stacked_benchmark_bad_checkpoints_one_line(tmp_path):
+    """A checkpoint at or past --iterations, or not a positive integer: one line, exit 2, nothing written."""
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    runs, report = str(tmp_path / 'runs'), str(tmp_path / 'r.md')
+    for values, message in ((['10'], 'below --iterations (10)'), (['3', '12'], 'below --iterations (10)'),
+                            (['0'], '--checkpoints'), (['x'], '--checkpoints')):
+        proc = run_cli('benchmarks/stacked_mnist_benchmark.py', '--data-dir', data, '--iterations', '10',
+                       '--runs-dir', runs, '--report', report, '--checkpoints', *values)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (values, proc.stderr)
+        assert not os.path.exists(runs) and not os.path.exists(report)
 
 
 def test_progressive_benchmark_bad_flag_values_are_one_line_errors(tmp_path):
