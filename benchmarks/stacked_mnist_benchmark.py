@@ -3,10 +3,13 @@
 ``evaluate.py`` (modes of 1,000 and KL over 26,000 samples) → results/stacked_mnist.md.
 
 Finished runs (their evaluation.json exists) are skipped.  With ``--checkpoints`` the generator is also scored at
-those iterations (``evaluation_iter_K.json``), and the report gains a table of modes and KL over training.
+those iterations (``evaluation_iter_K.json``), and the report gains a table of modes and KL over training.  A larger
+``--iterations`` on a runs folder of finished runs continues them from their last snapshot: each run's final score
+and metrics are kept as ``evaluation_iter_N.json`` / ``metrics_iter_N.json`` (N its old length).
 
   python benchmarks/stacked_mnist_benchmark.py --iterations 1000 --seeds 0
   python benchmarks/stacked_mnist_benchmark.py --iterations 10000 --checkpoints 3000 6000
+  python benchmarks/stacked_mnist_benchmark.py --iterations 10000 --checkpoints 3000 6000 --runs-dir DIR_OF_6000
 """
 import json
 import math
@@ -53,6 +56,53 @@ def train_command(method, seed, args, out):
 
 def checkpoint_file(out, iteration):
     return os.path.join(out, 'evaluation_iter_{}.json'.format(iteration))
+
+
+def trained_length(out):
+    """(iterations, iterations per epoch) of the run in ``out`` as trained to its end (metrics.json), else None."""
+    path = os.path.join(out, 'metrics.json')
+    if not os.path.isfile(path):
+        return None
+    m = json.load(open(path))
+    return m['iterations'], m['config']['iterations_per_epoch']
+
+
+def earlier_parts(out):
+    """The metrics of the earlier lengths a run was trained to before it was continued (``metrics_iter_N.json``),
+    shortest first."""
+    import glob
+    parts = [json.load(open(p)) for p in glob.glob(os.path.join(out, 'metrics_iter_*.json'))]
+    return sorted(parts, key=lambda m: m['iterations'])
+
+
+def plan_extensions(outs, args):
+    """The finished runs among ``outs`` that are shorter than ``--iterations``: {out: their length}.  A one-line
+    CleanExit, before anything is moved, for a run longer than ``--iterations`` or one trained with another epoch
+    length (``--checkpoints`` decide it; a resumed run must keep it)."""
+    per_epoch, plan = epoch_length(args), {}
+    for out in outs:
+        trained = trained_length(out)
+        if trained is None or trained[0] == args.iterations:
+            continue
+        if trained[0] > args.iterations:
+            raise cli.CleanExit('{}: trained to {} iterations, more than --iterations {}'.format(
+                out, trained[0], args.iterations))
+        if trained[1] != per_epoch:
+            raise cli.CleanExit('{}: trained in epochs of {} iterations; --iterations {} with --checkpoints {} '
+                                'needs {} (a continued run keeps its epoch length)'.format(
+                                    out, trained[1], args.iterations, ' '.join(map(str, args.checkpoints)) or
+                                    '(none)', per_epoch))
+        plan[out] = trained[0]
+    return plan
+
+
+def continue_run(out, length):
+    """Keep the finished run's final score and metrics as those of iteration ``length``, so that it resumes from its
+    last snapshot (``resume_flags``) and is scored again at its new end.  Nothing is deleted."""
+    for name in ('evaluation', 'metrics'):
+        path = os.path.join(out, name + '.json')
+        if os.path.isfile(path):
+            os.rename(path, os.path.join(out, '{}_iter_{}.json'.format(name, length)))
 
 
 def eval_commands(args, out):
@@ -107,12 +157,14 @@ def main(argv=None):
         p.error('--checkpoints: each must be below --iterations ({})'.format(args.iterations))
     if not args.no_run and not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+    runs = [(method, seed, '{}_s{}'.format(method, seed)) for method in args.methods for seed in args.seeds]
+    if not args.no_run:
+        for out, length in plan_extensions([os.path.join(args.runs_dir, name) for _, _, name in runs], args).items():
+            continue_run(out, length)
     jobs = []
-    for method in args.methods:
-        for seed in args.seeds:
-            name = '{}_s{}'.format(method, seed)
-            out = os.path.join(args.runs_dir, name)
-            jobs.append((name, train_command(method, seed, args, out), eval_commands(args, out), out))
+    for method, seed, name in runs:
+        out = os.path.join(args.runs_dir, name)
+        jobs.append((name, train_command(method, seed, args, out), eval_commands(args, out), out))
     jobs.sort(key=lambda j: 'unrolled' not in j[0])
     header = 'tabulating finished runs only'
     if not args.no_run:
@@ -129,12 +181,22 @@ def main(argv=None):
         for seed in args.seeds:
             out = os.path.join(args.runs_dir, '{}_s{}'.format(method, seed))
             path = os.path.join(out, 'evaluation.json')
-            if os.path.isfile(path):
-                ev, m = json.load(open(path)), json.load(open(os.path.join(out, 'metrics.json')))
-                scores = {k: json.load(open(checkpoint_file(out, k))) for k in args.checkpoints}
-                results.append(dict(modes=ev['modes'], kl=ev['kl'], wall_time_s=m['wall_time_s'],
-                                    ms_per_iteration=m['ms_per_iteration'], iterations=m['iterations'], seed=seed,
-                                    checkpoints={k: dict(modes=v['modes'], kl=v['kl']) for k, v in scores.items()}))
+            trained = trained_length(out)
+            if not os.path.isfile(path) or trained is None:
+                continue
+            if trained[0] != args.iterations:
+                print('{}: trained to {} iterations, not --iterations {}; not tabulated'.format(
+                    out, trained[0], args.iterations))
+                continue
+            ev, m = json.load(open(path)), json.load(open(os.path.join(out, 'metrics.json')))
+            scores = {k: json.load(open(checkpoint_file(out, k))) for k in args.checkpoints}
+            parts = earlier_parts(out) + [m]
+            results.append(dict(modes=ev['modes'], kl=ev['kl'], wall_time_s=sum(p['wall_time_s'] for p in parts),
+                                ms_per_iteration=m['ms_per_iteration'], iterations=m['iterations'], seed=seed,
+                                parts=[dict(iterations=p['iterations'], resumed_from=p.get('resumed_from'),
+                                            wall_time_s=p['wall_time_s'],
+                                            ms_per_iteration=p['ms_per_iteration']) for p in parts],
+                                checkpoints={k: dict(modes=v['modes'], kl=v['kl']) for k, v in scores.items()}))
         if not results:
             continue
         raw[method] = results
@@ -197,7 +259,10 @@ Methods (extra flags of `train_anime.py`):
 
 One run, for example: `{example}`
 
-| method | modes / 1000 | KL | per seed | ms / it | wall s / run | seeds |
+A run continued to a longer `--iterations` (from its last snapshot; `metrics_iter_N.json` keeps each earlier part's
+metrics) is timed by the sum of its parts' wall times; a part stopped before its end recorded none.
+
+| method | modes / 1000 | KL | per seed | ms / it (last part) | wall s / run (all parts) | seeds |
 |---|---|---|---|---|---|---|
 {rows}
 {course}

@@ -297,6 +297,58 @@ def test_stacked_mnist_benchmark_checkpoints_score_the_generator_mid_run(tmp_pat
     assert json.load(open(str(run / 'evaluation.json')))['kl'] == final['kl']
 
 
+def test_stacked_mnist_benchmark_continues_finished_runs_to_a_longer_length(tmp_path):
+    """Finished 2-iteration runs, asked for 4: each resumes from its last snapshot and ends bit for bit where a
+    4-iteration run of the same seed ends; its old final score and metrics are kept as those of iteration 2, the
+    iteration-1 score is not recomputed, and the report sums both parts' wall times.  A length shorter than trained,
+    or one that needs another epoch length, is a one-line exit 2 that moves nothing."""
+    from benchmarks import stacked_mnist_benchmark
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'), n_train=200, n_test=50)
+    common = ['--data-dir', data, '--methods', 'dcgan', '--g-ch', '16', '--d-ch', '2', '--batch-size', '4',
+              '--samples', '200', '--classifier-cache', str(tmp_path / 'cache')]
+    runs, report = str(tmp_path / 'runs'), str(tmp_path / 'r.md')
+    stacked_mnist_benchmark.main(common + ['--iterations', '2', '--checkpoints', '1', '--runs-dir', runs,
+                                           '--report', report])
+    run = tmp_path / 'runs' / 'dcgan_s0'
+    short_score, short_metrics = (run / 'evaluation.json').read_text(), (run / 'metrics.json').read_text()
+    first = os.path.getmtime(str(run / 'evaluation_iter_1.json'))
+    for extra, message in ((['--iterations', '1'], 'trained to 2 iterations, more than --iterations 1'),
+                           (['--iterations', '6'], 'trained in epochs of 1 iterations')):
+        args = common + extra + ['--runs-dir', runs, '--report', report]
+        proc = run_cli('benchmarks/stacked_mnist_benchmark.py', *args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, proc.stderr)
+        assert (run / 'evaluation.json').read_text() == short_score and not (run / 'metrics_iter_2.json').exists()
+    longer = ['--iterations', '4', '--checkpoints', '1', '2']
+    stacked_mnist_benchmark.main(common + longer + ['--runs-dir', runs, '--report', report])
+    stacked_mnist_benchmark.main(common + longer + ['--runs-dir', str(tmp_path / 'whole'),
+                                                    '--report', str(tmp_path / 'whole.md')])
+    whole = tmp_path / 'whole' / 'dcgan_s0'
+    assert (run / 'evaluation_iter_2.json').read_text() == short_score
+    assert (run / 'metrics_iter_2.json').read_text() == short_metrics
+    assert os.path.getmtime(str(run / 'evaluation_iter_1.json')) == first
+    metrics = json.load(open(str(run / 'metrics.json')))
+    assert metrics['iterations'] == 4 and metrics['resumed_from'].endswith('snapshot_iter_2')
+    ended, separate = numpy.load(str(run / 'gen_iter_4.npz')), numpy.load(str(whole / 'gen_iter_4.npz'))
+    assert sorted(ended.files) == sorted(separate.files) and len(ended.files) > 0
+    for key in ended.files:
+        numpy.testing.assert_array_equal(ended[key], separate[key], err_msg=key)
+    for name in ('evaluation_iter_1.json', 'evaluation_iter_2.json', 'evaluation.json'):
+        a, b = json.load(open(str(run / name))), json.load(open(str(whole / name)))
+        assert (a['modes'], a['kl']) == (b['modes'], b['kl']), name
+    record = json.load(open(str(tmp_path / 'r_runs.json')))['dcgan'][0]
+    assert [p['iterations'] for p in record['parts']] == [2, 4]
+    assert record['wall_time_s'] == json.loads(short_metrics)['wall_time_s'] + metrics['wall_time_s']
+    text = open(report).read()
+    assert '| method | 1 | 2 | 4 |' in text
+    assert '| {:.0f} | 1 |'.format(record['wall_time_s']) in text
+    args = common + ['--iterations', '2', '--no-run', '--runs-dir', runs, '--report', report]
+    proc = run_cli('benchmarks/stacked_mnist_benchmark.py', *args)
+    assert proc.returncode == 2 and 'no finished runs' in proc.stderr and 'trained to 4 iterations' in proc.stdout
+    assert open(report).read() == text
+
+
 def test_lsgan_mnist_benchmark_tiny(tmp_path):
     from benchmarks import lsgan_mnist_benchmark
     data = make_tiny_mnist(str(tmp_path / 'data'))
