@@ -75,6 +75,11 @@ def earlier_parts(out):
     return sorted(parts, key=lambda m: m['iterations'])
 
 
+def snapshot_name(path):
+    """A part's ``resumed_from`` as the snapshot's file name (the record names no machine's folders), or None."""
+    return os.path.basename(path) if path else None
+
+
 def plan_extensions(outs, args):
     """The finished runs among ``outs`` that are shorter than ``--iterations``: {out: their length}.  A one-line
     CleanExit, before anything is moved, for a run longer than ``--iterations`` or one trained with another epoch
@@ -193,7 +198,7 @@ def main(argv=None):
             parts = earlier_parts(out) + [m]
             results.append(dict(modes=ev['modes'], kl=ev['kl'], wall_time_s=sum(p['wall_time_s'] for p in parts),
                                 ms_per_iteration=m['ms_per_iteration'], iterations=m['iterations'], seed=seed,
-                                parts=[dict(iterations=p['iterations'], resumed_from=p.get('resumed_from'),
+                                parts=[dict(iterations=p['iterations'], resumed_from=snapshot_name(p.get('resumed_from')),
                                             wall_time_s=p['wall_time_s'],
                                             ms_per_iteration=p['ms_per_iteration']) for p in parts],
                                 checkpoints={k: dict(modes=v['modes'], kl=v['kl']) for k, v in scores.items()}))

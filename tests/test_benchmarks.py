@@ -338,7 +338,7 @@ def test_stacked_mnist_benchmark_continues_finished_runs_to_a_longer_length(tmp_
         a, b = json.load(open(str(run / name))), json.load(open(str(whole / name)))
         assert (a['modes'], a['kl']) == (b['modes'], b['kl']), name
     record = json.load(open(str(tmp_path / 'r_runs.json')))['dcgan'][0]
-    assert [p['iterations'] for p in record['parts']] == [2, 4]
+    assert [(p['iterations'], p['resumed_from']) for p in record['parts']] == [(2, None), (4, 'snapshot_iter_2')]
     assert record['wall_time_s'] == json.loads(short_metrics)['wall_time_s'] + metrics['wall_time_s']
     text = open(report).read()
     assert '| method | 1 | 2 | 4 |' in text
