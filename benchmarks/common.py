@@ -115,6 +115,25 @@ def kept_picture(report_path, name, caption):
     return '![{}]({}/{}.png)'.format(caption, stem, name)
 
 
+def check_outputs(parser, args):
+    """Parse-time checks of a benchmark's outputs, before any run starts: ``--runs-dir`` (unless ``--no-run``), the
+    report's folder and the folder of pictures beside it (``<report dir>/<report stem>``) are, or can become,
+    writable folders, and the report is not a folder.  A failure is ``parser.error``: one line, exit 2, nothing
+    created."""
+    from ganlib.cli import CleanExit
+    from ganlib.run import check_out
+    report = os.path.abspath(args.report)
+    try:
+        if not args.no_run:
+            check_out(args.runs_dir, '--runs-dir')
+        check_out(os.path.dirname(report), '--report')
+        check_out(os.path.splitext(report)[0], '--report pictures')
+    except CleanExit as e:
+        parser.error(str(e))
+    if os.path.isdir(report):
+        parser.error('--report {} is a folder'.format(args.report))
+
+
 def resume_flags(out):
     """``['--resume', <its last snapshot>]`` for a run folder that was interrupted (snapshots, no metrics.json), else
     ``[]``: an interrupted run continues from its last snapshot."""

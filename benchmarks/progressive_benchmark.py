@@ -22,10 +22,10 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import (display_command, last_grid_picture, mean_std, require_finished,  # noqa: E402
-                               resume_flags, run_jobs, write_report)
+from benchmarks.common import (check_outputs, display_command, last_grid_picture, mean_std,  # noqa: E402
+                               require_finished, resume_flags, run_jobs, write_report)
 from ganlib import cli  # noqa: E402
-from ganlib.run import check_out, latest_snapshot, snapshot_iteration  # noqa: E402
+from ganlib.run import latest_snapshot, snapshot_iteration  # noqa: E402
 
 # variant: (label, flags added to the base command)
 VARIANTS = {
@@ -63,12 +63,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such folder: {}'.format(args.data_dir))
-    try:   # both can be written before any run starts (nothing is created here)
-        if not args.no_run:
-            check_out(args.runs_dir, '--runs-dir')
-        check_out(os.path.dirname(os.path.abspath(args.report)), '--report')
-    except cli.CleanExit as e:
-        p.error(str(e))
+    check_outputs(p, args)
     return args
 
 

@@ -24,8 +24,8 @@ sys.path.insert(0, ROOT)
 
 import ganlib.compat  # noqa: E402,F401
 
-from benchmarks.common import (display_command, last_grid_picture, mean_std, require_finished,  # noqa: E402
-                               resume_flags, write_report)
+from benchmarks.common import (check_outputs, display_command, last_grid_picture, mean_std,  # noqa: E402
+                               require_finished, resume_flags, write_report)
 from ganlib import cli  # noqa: E402
 
 METHODS = {
@@ -162,6 +162,7 @@ def main(argv=None):
         p.error('--checkpoints: each must be below --iterations ({})'.format(args.iterations))
     if not args.no_run and not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+    check_outputs(p, args)
     runs = [(method, seed, '{}_s{}'.format(method, seed)) for method in args.methods for seed in args.seeds]
     if not args.no_run:
         for out, length in plan_extensions([os.path.join(args.runs_dir, name) for _, _, name in runs], args).items():
