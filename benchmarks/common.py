@@ -115,19 +115,22 @@ def kept_picture(report_path, name, caption):
     return '![{}]({}/{}.png)'.format(caption, stem, name)
 
 
-def check_outputs(parser, args):
-    """Parse-time checks of a benchmark's outputs, before any run starts: ``--runs-dir`` (unless ``--no-run``), the
-    report's folder and the folder of pictures beside it (``<report dir>/<report stem>``) are, or can become,
-    writable folders, and the report is not a folder.  A failure is ``parser.error``: one line, exit 2, nothing
-    created."""
+def check_outputs(parser, args, runs='--runs-dir', pictures=True):
+    """Parse-time checks of a benchmark's outputs, before any run starts: the run folders (the ``runs`` flag, e.g.
+    ``--runs-dir``; ``None``: the benchmark has none; not checked with ``--no-run`` / ``--summarize-only``), the
+    report's folder and, with ``pictures``, the folder of pictures beside it (``<report dir>/<report stem>``) are, or
+    can become, writable folders, and the report is not a folder.  A failure is ``parser.error``: one line, exit 2,
+    nothing created."""
     from ganlib.cli import CleanExit
     from ganlib.run import check_out
     report = os.path.abspath(args.report)
+    tabulating = getattr(args, 'no_run', False) or getattr(args, 'summarize_only', False)
     try:
-        if not args.no_run:
-            check_out(args.runs_dir, '--runs-dir')
+        if runs is not None and not tabulating:
+            check_out(getattr(args, runs[2:].replace('-', '_')), runs)
         check_out(os.path.dirname(report), '--report')
-        check_out(os.path.splitext(report)[0], '--report pictures')
+        if pictures:
+            check_out(os.path.splitext(report)[0], '--report pictures')
     except CleanExit as e:
         parser.error(str(e))
     if os.path.isdir(report):

@@ -31,7 +31,7 @@ import ganlib.compat  # noqa: E402,F401  (before chainer)
 import chainer  # noqa: E402
 import numpy  # noqa: E402
 
-from benchmarks.common import display_command, write_report  # noqa: E402
+from benchmarks.common import check_outputs, display_command, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 
 MOG = 'train_mog.py'
@@ -93,6 +93,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such folder: {}'.format(args.data_dir))
+    if not args.dry_run:  # a dry run writes nothing
+        check_outputs(p, args, runs='--out', pictures=False)
     return args
 
 

@@ -29,7 +29,7 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import (display_command, earlier_runs, kept_picture, last_grid_picture, mean_std,  # noqa: E402
+from benchmarks.common import (check_outputs, display_command, earlier_runs, kept_picture, last_grid_picture, mean_std,  # noqa: E402
                                require_finished, run_jobs, save_fid_axes, write_report)
 from ganlib import cli  # noqa: E402
 
@@ -134,6 +134,7 @@ def main(argv=None):
     args.data_dir = os.path.abspath(args.data_dir)
     if not args.no_run and not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+    check_outputs(p, args)
     jobs = [('{}_s{}'.format(v, s), train_command(v, s, args, os.path.join(args.runs_dir, '{}_s{}'.format(v, s))),
              os.path.join(args.runs_dir, '{}_s{}'.format(v, s))) for s in args.seeds for v in args.variants]
     total = None if args.no_run else run_jobs(jobs, args.jobs)

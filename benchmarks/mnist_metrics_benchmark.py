@@ -17,6 +17,7 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
+from benchmarks.common import check_outputs, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train  # noqa: E402
 from ganlib.mnist import load_mnist, to_unit_range  # noqa: E402
@@ -40,6 +41,12 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mnist_metrics.md'))
     args = p.parse_args(argv)
+    if not os.path.isdir(args.data_dir):
+        p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+    for run in args.runs:
+        if not os.path.isfile(os.path.join(run, 'args.json')):
+            p.error('--runs: not a run folder (no args.json): {}'.format(run))
+    check_outputs(p, args, runs=None, pictures=False)
     start = time.time()
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
     t0 = time.time()
@@ -65,8 +72,6 @@ def main(argv=None):
     if args.runs:
         import evaluate
         for run in args.runs:
-            if not os.path.isfile(os.path.join(run, 'args.json')):
-                continue
             res = evaluate.main([run, '--data-dir', args.data_dir, '--classifier-cache', args.classifier_cache,
                                  '--seed', str(args.seed), '-o', os.path.join(run, 'evaluation.json')])
             metrics = os.path.join(run, 'metrics.json')
@@ -83,12 +88,13 @@ def main(argv=None):
     total = time.time() - start
     cmd = 'python benchmarks/mnist_metrics_benchmark.py ' + ' '.join(
         os.path.relpath(a, ROOT) if os.path.exists(a) else a for a in (argv if argv is not None else sys.argv[1:]))
-    with open(args.report, 'w') as f:
-        f.write(REPORT.format(cmd=cmd.strip(), total=total, acc=info['test_accuracy'], n_train=info['train_digits'],
-                              n_test=info['test_digits'], epochs=info['epochs'], cached='(loaded from the cache)'
-                              if info['cached'] else '(trained in {:.0f} s)'.format(clf_time),
-                              rows='\n'.join(rows + run_rows), n_stacked=args.stacked_samples,
-                              rs=real_stacked, cs=collapsed_stacked))
+    os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
+    text = REPORT.format(cmd=cmd.strip(), total=total, acc=info['test_accuracy'], n_train=info['train_digits'],
+                         n_test=info['test_digits'], epochs=info['epochs'], cached='(loaded from the cache)'
+                         if info['cached'] else '(trained in {:.0f} s)'.format(clf_time),
+                         rows='\n'.join(rows + run_rows), n_stacked=args.stacked_samples,
+                         rs=real_stacked, cs=collapsed_stacked)
+    write_report(args.report, text)
     print('wrote', args.report)
 
 

@@ -24,7 +24,7 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import (display_command, mean_std, require_finished, resume_flags, run_jobs,  # noqa: E402
+from benchmarks.common import (check_outputs, display_command, mean_std, require_finished, resume_flags, run_jobs,  # noqa: E402
                                write_report)
 from ganlib import cli  # noqa: E402
 
@@ -144,6 +144,7 @@ def main(argv=None):
     args.data_dir = os.path.abspath(args.data_dir)
     if not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+    check_outputs(p, args, pictures=False)
 
     counts = args.max_unlabeled or [None]
     jobs = []

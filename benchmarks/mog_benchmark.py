@@ -22,7 +22,7 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (MODE_CURVES, display_command, earlier_runs, kde_figure, mean_std,  # noqa: E402
+from benchmarks.common import (MODE_CURVES, check_outputs, display_command, earlier_runs, kde_figure, mean_std,  # noqa: E402
                                mode_curves, require_finished, resume_flags, run_jobs, write_report)
 
 METHODS = {
@@ -185,6 +185,7 @@ def main(argv=None):
     p.add_argument('--no-run', action='store_true', help='train nothing: tabulate the finished runs')
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mog.md'))
     args = p.parse_args(argv)
+    check_outputs(p, args, pictures=False)
 
     jobs = []
     for dataset in args.datasets:

@@ -23,7 +23,7 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (display_command, kde_figure, mean_std, mode_curves, require_finished,  # noqa: E402
+from benchmarks.common import (check_outputs, display_command, kde_figure, mean_std, mode_curves, require_finished,  # noqa: E402
                                resume_flags, run_jobs, write_report)
 
 # PacGAN Table 1 (10 trials; mean ± std): (modes, HQ %, reverse KL) and their spreads.
@@ -113,6 +113,7 @@ def main(argv=None):
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'pacgan.md'))
     p.add_argument('--summarize-only', action='store_true', help='write the report from the finished runs')
     args = p.parse_args(argv)
+    check_outputs(p, args, pictures=False)
 
     total = 0.0
     if not args.summarize_only:

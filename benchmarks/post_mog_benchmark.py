@@ -21,7 +21,7 @@ sys.path.insert(0, ROOT)
 import ganlib.compat  # noqa: E402,F401
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (display_command, kde_figure, mean_std, require_finished, resume_flags,  # noqa: E402
+from benchmarks.common import (check_outputs, display_command, kde_figure, mean_std, require_finished, resume_flags,  # noqa: E402
                                run_jobs, write_report)
 
 METHODS = {  # label, train_mog.py preset
@@ -120,6 +120,7 @@ def main(argv=None):
     p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'post_mog'))
     p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mog_post_length.md'))
     args = p.parse_args(argv)
+    check_outputs(p, args, pictures=False)
 
     jobs = []
     for variant in args.variants:

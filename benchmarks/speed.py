@@ -95,6 +95,8 @@ def parse_args(argv=None):
             p.error('{}: no such folder: {}'.format(flag, path))
     if args.torch_python is not None and not os.access(args.torch_python, os.X_OK):
         p.error('--torch-python: not an executable: {}'.format(args.torch_python))
+    from benchmarks.common import check_outputs
+    check_outputs(p, args, runs=None, pictures=False)
     return args
 
 

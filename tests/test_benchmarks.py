@@ -6,6 +6,7 @@ import re
 import sys
 
 import numpy
+import pytest
 
 from benchmarks import mnist_ssl_benchmark, mog_benchmark
 from tests.test_mnist_ssl import make_tiny_mnist
@@ -569,6 +570,53 @@ def test_stacked_benchmark_unusable_outputs_one_line_before_any_run(tmp_path):
         assert 'Traceback' not in proc.stderr and proc.stdout == '', proc.stdout
         assert not os.path.exists(runs) and not os.path.exists(report)
     assert a_file.read_text() == 'not a folder'
+
+
+# (script, the flag of its run folders or None, whether it copies pictures into <report dir>/<report stem>)
+OUTPUT_CHECKED = (('lsgan_mnist_benchmark', '--runs-dir', True), ('mnist_ssl_benchmark', '--runs-dir', False),
+                  ('mog_benchmark', '--runs-dir', False), ('pacgan_benchmark', '--runs-dir', False),
+                  ('post_mog_benchmark', '--runs-dir', False), ('mnist_metrics_benchmark', None, False),
+                  ('speed', None, False), ('gpu_check', '--out', False))
+
+
+@pytest.mark.parametrize('script,runs_flag,pictures', OUTPUT_CHECKED)
+def test_benchmarks_unusable_outputs_one_line_before_any_run(tmp_path, script, runs_flag, pictures):
+    """Every benchmark: run folders or a report that cannot be written (a file in the way of a folder, the report a
+    folder) are one line on stderr, exit 2, before anything runs; nothing is created."""
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('not a folder')
+    (tmp_path / 'r').write_text('a file where the pictures go')
+    (tmp_path / 'folder.md').mkdir()
+    runs, report = str(tmp_path / 'runs'), str(tmp_path / 'ok.md')
+    base = ['--data-dir', data] if script not in ('mog_benchmark', 'pacgan_benchmark', 'post_mog_benchmark') else []
+    base += [runs_flag, runs] if runs_flag else []
+    cases = [(['--report', str(a_file / 'r.md')], '--report'),
+             (['--report', str(tmp_path / 'folder.md')], 'is a folder')]
+    cases += [([runs_flag, str(a_file / 'runs')], runs_flag)] if runs_flag else []
+    cases += [(['--report', str(tmp_path / 'r.md')], '--report pictures')] if pictures else []
+    for extra, message in cases:
+        proc = run_cli('benchmarks/{}.py'.format(script), *(base + ['--report', report] + extra))
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, proc.stderr)
+        assert 'Traceback' not in proc.stderr and proc.stdout == '', proc.stdout
+        assert not os.path.exists(runs) and not os.path.exists(report)
+    assert a_file.read_text() == 'not a folder'
+
+
+def test_mnist_metrics_benchmark_bad_inputs_one_line(tmp_path):
+    """A missing --data-dir and a --runs entry that is not a run folder: one line, exit 2, no report (the first was
+    a traceback, the second silently left out of the report)."""
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'r.md')
+    for extra, message in ((['--data-dir', str(tmp_path / 'nope')], '--data-dir'),
+                           (['--data-dir', data, '--runs', str(tmp_path)], '--runs')):
+        proc = run_cli('benchmarks/mnist_metrics_benchmark.py', '--report', report, *extra)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, proc.stderr)
+        assert not os.path.exists(report)
 
 
 def test_progressive_benchmark_bad_flag_values_are_one_line_errors(tmp_path):
