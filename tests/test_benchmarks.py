@@ -549,31 +549,9 @@ def test_stacked_benchmark_bad_checkpoints_one_line(tmp_path):
         assert not os.path.exists(runs) and not os.path.exists(report)
 
 
-def test_stacked_benchmark_unusable_outputs_one_line_before_any_run(tmp_path):
-    """A --runs-dir or --report that cannot be written (a file in the way of a folder, the report a folder): one
-    line, exit 2, before any run starts; nothing created."""
-    from tests.test_anime import run_cli
-    data = make_tiny_mnist(str(tmp_path / 'data'))
-    a_file = tmp_path / 'a_file'
-    a_file.write_text('not a folder')
-    (tmp_path / 'r').write_text('a file where the pictures go')
-    (tmp_path / 'folder.md').mkdir()
-    runs, report = str(tmp_path / 'runs'), str(tmp_path / 'ok.md')
-    for extra, message in ((['--runs-dir', str(a_file / 'runs')], '--runs-dir'),
-                           (['--report', str(a_file / 'r.md')], '--report'),
-                           (['--report', str(tmp_path / 'r.md')], '--report pictures'),
-                           (['--report', str(tmp_path / 'folder.md')], 'is a folder')):
-        args = ['--data-dir', data, '--iterations', '1', '--runs-dir', runs, '--report', report] + extra
-        proc = run_cli('benchmarks/stacked_mnist_benchmark.py', *args)
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, proc.stderr)
-        assert 'Traceback' not in proc.stderr and proc.stdout == '', proc.stdout
-        assert not os.path.exists(runs) and not os.path.exists(report)
-    assert a_file.read_text() == 'not a folder'
-
-
 # (script, the flag of its run folders or None, whether it copies pictures into <report dir>/<report stem>)
-OUTPUT_CHECKED = (('lsgan_mnist_benchmark', '--runs-dir', True), ('mnist_ssl_benchmark', '--runs-dir', False),
+OUTPUT_CHECKED = (('stacked_mnist_benchmark', '--runs-dir', True), ('progressive_benchmark', '--runs-dir', True),
+                  ('lsgan_mnist_benchmark', '--runs-dir', True), ('mnist_ssl_benchmark', '--runs-dir', False),
                   ('mog_benchmark', '--runs-dir', False), ('pacgan_benchmark', '--runs-dir', False),
                   ('post_mog_benchmark', '--runs-dir', False), ('mnist_metrics_benchmark', None, False),
                   ('speed', None, False), ('gpu_check', '--out', False))
