@@ -23,10 +23,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import ganlib.compat  # noqa: E402,F401
+import numpy  # noqa: E402
 
 from benchmarks.common import (check_outputs, display_command, last_grid_picture, mean_std,  # noqa: E402
                                require_finished, resume_flags, write_report)
 from ganlib import cli  # noqa: E402
+
+REAL_DIGITS = (1000, 0.024)  # modes, KL of real stacked digits (results/mnist_metrics.md)
 
 METHODS = {
     'dcgan': ['--unroll', '0'],
@@ -122,6 +125,45 @@ def eval_commands(args, out):
     return steps + [(cmd, os.path.join(out, 'evaluation.json'))]
 
 
+def scores_over_training(results, checkpoints):
+    """(modes, KL) of each seed's ``results`` at each of ``checkpoints`` and then at the run's end: two arrays of
+    shape (seeds, stages)."""
+    stages = [[r['checkpoints'][k] for k in checkpoints] + [r] for r in results]
+    return (numpy.array([[s['modes'] for s in seed] for seed in stages], dtype=float),
+            numpy.array([[s['kl'] for s in seed] for seed in stages], dtype=float))
+
+
+def course_figure(course, stages, path):
+    """Modes captured and KL against the generator iteration → ``path`` (PNG): one line per (method, modes, KL) of
+    ``course`` (arrays of shape (seeds, stages)), the mean over the seeds with their min–max as a band, real stacked
+    digits as the dashed line.  Returns the path."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    colors = plt.get_cmap('tab10')
+    for i, (method, modes, kl) in enumerate(course):
+        for ax, values in zip(axes, (modes, kl)):
+            ax.plot(stages, values.mean(axis=0), 'o-', color=colors(i), lw=1.3, ms=3,
+                    label='{} ({} seed{})'.format(method, len(values), 's' if len(values) > 1 else ''))
+            ax.fill_between(stages, values.min(axis=0), values.max(axis=0), color=colors(i), alpha=0.15, lw=0)
+    for ax, real, name in zip(axes, REAL_DIGITS, ('modes captured of 1,000 (higher is better)',
+                                                  'KL to uniform over the 1,000 triples (lower is better)')):
+        ax.axhline(real, color='0.4', ls='--', lw=1,
+                   label='real stacked digits ({:,} / KL {})'.format(*REAL_DIGITS))
+        ax.set_xlabel('generator iteration')
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[1].set_yscale('log')
+    axes[0].legend(fontsize=7, loc='lower right')
+    fig.suptitle('Stacked MNIST over training: mean over seeds, band = min–max', fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def run(job):
     """Train (unless metrics.json says it is trained), then write each score not written yet."""
     name, train, evaluations, out = job
@@ -207,11 +249,8 @@ def main(argv=None):
             continue
         raw[method] = results
         if args.checkpoints:
-            stages = [r['checkpoints'] for r in results]
-            cells = [[stage[k] for stage in stages] for k in args.checkpoints] + [results]
-            course.append('| {} | {} |'.format(method, ' | '.join('{} / {}'.format(
-                mean_std([c['modes'] for c in cell], '{:.0f}'), mean_std([c['kl'] for c in cell], '{:.2f}'))
-                for cell in cells)))
+            modes, kl = scores_over_training(results, args.checkpoints)
+            course.append((method, modes, kl))
         name = '{}_s{}'.format(method, results[0]['seed'])
         picture = last_grid_picture(os.path.join(args.runs_dir, name), args.report, name,
                                     '{}, seed {}'.format(method, results[0]['seed']))
@@ -231,13 +270,20 @@ def main(argv=None):
     course_table = ''
     if course:
         stages = args.checkpoints + [args.iterations]
+        rows_course = ['| {} | {} |'.format(method, ' | '.join('{} / {}'.format(
+            mean_std(modes[:, i], '{:.0f}'), mean_std(kl[:, i], '{:.2f}')) for i in range(len(stages))))
+            for method, modes, kl in course]
+        figure = course_figure(course, stages, os.path.join(out_dir, stem, 'course.png'))
         course_table = COURSE.format(samples=args.samples, head=' | '.join('{:,}'.format(k) for k in stages),
-                                     rule='|'.join(['---'] * (len(stages) + 1)), rows='\n'.join(course))
+                                     rule='|'.join(['---'] * (len(stages) + 1)), rows='\n'.join(rows_course),
+                                     figure='![modes and KL over training]({}/{})'.format(
+                                         stem, os.path.basename(figure)))
     methods = '\n'.join('- `{}`: `{}`'.format(k, ' '.join(METHODS[k])) for k in args.methods)
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]), header=header, rows='\n'.join(rows),
         course=course_table, example=example, iters=args.iterations, g_ch=args.g_ch, d_ch=args.d_ch,
-        batch=args.batch_size, samples=args.samples, pictures=' '.join(pictures), methods=methods))
+        batch=args.batch_size, samples=args.samples, pictures=' '.join(pictures), methods=methods,
+        real=REAL_DIGITS))
     print('wrote', args.report)
 
 
@@ -247,6 +293,8 @@ Over training: modes / KL at each iteration (mean ± std over the seeds; {sample
 | method | {head} |
 |{rule}|
 {rows}
+
+{figure}
 """
 
 REPORT = """# Stacked MNIST: modes captured of 1,000
@@ -275,7 +323,7 @@ metrics) is timed by the sum of its parts' wall times; a part stopped before its
 Published (26,000 samples, modes / KL; other networks and much longer training): VEEGAN Table 2 DCGAN 99 / 3.4,
 unrolled 48.7 / 4.32; PacGAN Table 2 DCGAN 78.9 / 4.50, PacDCGAN2 1,000 / 0.06; Metz et al. with D ½ the size of
 G: DCGAN 628 / 2.58, 5 unrolling steps 732 / 1.66 (D ¼: 30.6 / 5.99 and 236.4 / 4.67).  Real stacked digits score
-1,000 modes, KL 0.024 (`results/mnist_metrics.md`).
+{real[0]:,} modes, KL {real[1]} (`results/mnist_metrics.md`).
 
 Last sample grid of each method's first seed (fixed latents):
 

@@ -287,6 +287,9 @@ def test_stacked_mnist_benchmark_checkpoints_score_the_generator_mid_run(tmp_pat
         score['modes'], score['kl'], final['modes'], final['kl'])
     text = open(str(tmp_path / 'long.md')).read()
     assert '| method | 2 | 4 |' in text and row in text, text
+    assert '![modes and KL over training](long/course.png)' in text
+    with open(str(tmp_path / 'long' / 'course.png'), 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     runs = json.load(open(str(tmp_path / 'long_runs.json')))
     assert runs['dcgan'][0]['checkpoints'] == {'2': dict(modes=score['modes'], kl=score['kl'])}
     trained = os.path.getmtime(str(run / 'metrics.json'))
