@@ -32,8 +32,8 @@ def parse_args(argv=None):
     p.add_argument('--arithmetic', type=cli.nonnegative_int, default=4, help='rows of a - b + c (default 4)')
     p.add_argument('--truncation', type=cli.positive_float, default=None,
                    help='truncation trick for the random endpoints (normal latents only)')
-    p.add_argument('--seed', type=cli.nonnegative_int, default=0)
-    p.add_argument('--device', default='cpu')
+    p.add_argument('--seed', type=cli.nonnegative_int, default=0, help='seed of the random endpoints (default 0)')
+    p.add_argument('--device', default='cpu', help='cpu (default) or @cupy:N')
     p.add_argument('-o', '--out', default=None, help='output PNG (default RUN_DIR/analogy.png)')
     args = p.parse_args(argv)
     if args.cols < 2:

@@ -40,8 +40,8 @@ def parse_args(argv=None):
     a('--classifier-epochs', type=cli.positive_int, default=10, help='epochs if the classifier must be trained')
     a('--feature-extractor', default=None, help='face FID: a pickled Chainer link images -> features')
     a('--truncation', type=cli.positive_float, default=None, help='truncation trick when sampling')
-    a('--seed', type=cli.nonnegative_int, default=0)
-    a('--device', default='cpu')
+    a('--seed', type=cli.nonnegative_int, default=0, help="seed of the generator's latents (default 0)")
+    a('--device', default='cpu', help='cpu (default) or @cupy:N')
     a('-o', '--out', default=None, help='output JSON (default RUN_DIR/evaluation.json)')
     return p.parse_args(argv)
 

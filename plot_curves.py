@@ -35,9 +35,9 @@ def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='plot_curves.py')
     p.add_argument('runs', nargs='+', help='output directories (each with a Chainer "log")')
     p.add_argument('--key', default='validation/accuracy', help='logged value to plot')
-    p.add_argument('--x', default='iteration', choices=('iteration', 'epoch'))
-    p.add_argument('--labels', nargs='+', default=None)
-    p.add_argument('-o', '--output', default='curves.png')
+    p.add_argument('--x', default='iteration', choices=('iteration', 'epoch'), help='x axis (default iteration)')
+    p.add_argument('--labels', nargs='+', default=None, help='one legend label per run (default: the folder names)')
+    p.add_argument('-o', '--output', default='curves.png', help='output PNG (default curves.png)')
     args = p.parse_args(argv)
     if args.labels and len(args.labels) != len(args.runs):
         p.error('--labels needs one label per run')

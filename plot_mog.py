@@ -18,8 +18,8 @@ def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='plot_mog.py')
     p.add_argument('runs', nargs='+', help='output directories of train_mog.py')
     p.add_argument('--labels', nargs='+', default=None, help='one row label per run')
-    p.add_argument('--max-panels', type=cli.positive_int, default=8)
-    p.add_argument('-o', '--output', default='mog_compare.png')
+    p.add_argument('--max-panels', type=cli.positive_int, default=8, help='KDE panels per row at most (default 8)')
+    p.add_argument('-o', '--output', default='mog_compare.png', help='output PNG (default mog_compare.png)')
     args = p.parse_args(argv)
     if args.labels and len(args.labels) != len(args.runs):
         p.error('--labels needs one label per run ({} runs, {} labels)'.format(len(args.runs), len(args.labels)))

@@ -33,7 +33,7 @@ from ganlib.images import ImageFolderDataset, ImageFolderError
 from ganlib.losses import parse_abc
 from ganlib.mnist import IDXError, load_mnist, mnist_at, to_unit_range
 from ganlib.stacked_mnist import StackedMNIST
-from ganlib.updaters import UNROLL_MODES, GANUpdater
+from ganlib.updaters import GANUpdater
 from models.dcgan import ACTIVATIONS, FM_LAYERS, NORMALIZATIONS, DCGANDiscriminator, DCGANGenerator
 
 # The posts' original code (ganlib/presets.py).  D-only presets (activation, input noise, init):
@@ -94,20 +94,16 @@ def parse_args(argv=None):
     a('--fm-layer', choices=FM_LAYERS, default='conv',
       help="D's features that --feature-matching matches: conv, its last conv features (default); md, those with "
            "the minibatch features appended (needs --minibatch-discrimination)")
-    a('--minibatch-discrimination', action='store_true', help='minibatch discrimination in D (3.2)')
-    a('--md-kernels', type=cli.positive_int, default=50)
-    a('--md-dim', type=cli.positive_int, default=5)
+    options.add_minibatch_arguments(a)
     a('--pack', type=cli.positive_int, default=1,
       help='PacGAN packing m (PacDCGAN): D judges m images stacked along the channels; a batch is --batch-size '
            'packs of m images (default 1)')
-    a('--unroll', type=cli.nonnegative_int, default=0, help='unrolling steps K (0/1 plain; the post: 5)')
-    a('--unroll-mode', choices=UNROLL_MODES, default='first-order')
-    a('--unroll-cache', choices=('full', 'params'), default='full')
+    options.add_unrolling_arguments(a, 0, '; the post: 5')
     a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c')
     a('--lr', type=cli.positive_float, default=1e-4, help='learning rate (posts: Adam 1e-4)')
     a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')
     a('--batch-size', type=cli.positive_int, default=128, help='(posts: 128)')
-    a('--epochs', type=cli.positive_int, default=20)
+    a('--epochs', type=cli.positive_int, default=20, help='epochs of --iterations-per-epoch updates (default 20)')
     a('--iterations-per-epoch', type=cli.positive_int, default=None,
       help='generator updates per epoch (default: images // batch size)')
     a('--sample-every', type=cli.positive_int, default=1,
@@ -115,11 +111,7 @@ def parse_args(argv=None):
     a('--snapshot-every', type=cli.positive_int, default=1, help='snapshots every N epochs and at the end')
     a('--log-every', type=cli.positive_int, default=10, help='log/print every N iterations')
     a('--grid', type=cli.positive_int, default=8, help='sample grid is N x N (default 8)')
-    a('--resume', default=None, help='trainer snapshot to resume from (same flags)')
-    a('--out', default='result/anime')
-    a('--seed', type=cli.nonnegative_int, default=0)
-    a('--device', default='cpu', help='cpu or @cupy:N')
-    a('--quiet', action='store_true')
+    run.add_arguments(p, 'result/anime')
     options.add_arguments(p, began=False)
     distributed.add_arguments(p)
     args = p.parse_args(argv)

@@ -29,7 +29,6 @@ from ganlib.flat_adam import FlatAdam
 from ganlib.mnist import DEFAULT_CACHE, DEFAULT_MIRROR, IDXError, download_mnist, load_mnist, ssl_split, to_unit_range
 from ganlib.semi_supervised import (G_LOSSES, AccuracyEvaluator, PiecewiseConstantLR, SemiSupervisedGANUpdater,
                                     accuracy, tile_to)
-from ganlib.updaters import UNROLL_MODES
 from ganlib import options
 from models import PaperSSLDiscriminator, PaperSSLGenerator, SSLDiscriminator, SSLGenerator
 
@@ -40,20 +39,17 @@ def parse_args(argv=None):
     a('--data-dir', default=None, help='folder with the four MNIST IDX files (.gz or not)')
     a('--download', action='store_true', help='without --data-dir: download MNIST (MD5-checked) into --cache-dir')
     a('--mirror', default=DEFAULT_MIRROR, help='download base URL')
-    a('--cache-dir', default=DEFAULT_CACHE)
+    a('--cache-dir', default=DEFAULT_CACHE, help='where --download stores MNIST (default {})'.format(DEFAULT_CACHE))
     a('--model', choices=('post', 'paper'), default='post',
       help="post: the posts' Chainer networks (default); paper: the Improved-GAN paper's own code (weight-normalised "
            "ReLU D with 5 hidden layers and data-dependent init, z 100, lr 3e-3, unlabelled loss halved)")
     a('--labels', type=cli.positive_int, default=100, help='labelled digits in all, a multiple of 10 (default 100)')
     a('--n-validation', type=int, default=None,
       help='held-out validation digits (default: 10,000 of 60,000, or a tenth of a smaller training set)')
-    a('--unroll', type=cli.nonnegative_int, default=0, help='unrolling steps K (0/1: plain; the post tried 5)')
-    a('--unroll-mode', choices=UNROLL_MODES, default='first-order')
+    options.add_unrolling_arguments(a, 0, '; the post tried 5', cache=False)
     a('--g-loss', choices=G_LOSSES, default='fm',
       help="fm: the paper's feature matching of batch means; fm-pairwise+adv: the original code; adv")
-    a('--minibatch-discrimination', action='store_true')
-    a('--md-kernels', type=cli.positive_int, default=50)
-    a('--md-dim', type=cli.positive_int, default=5)
+    options.add_minibatch_arguments(a)
     a('--z-dim', type=cli.positive_int, default=None, help='default 50 (post) or 100 (paper)')
     a('--d-hidden', type=cli.int_list, default=None,
       help='D hidden widths (default 1000,500,250 for post, 1000,500,250,250,250 for paper)')
@@ -62,9 +58,10 @@ def parse_args(argv=None):
     a('--max-unlabeled', type=cli.positive_int, default=None,
       help='use only the first N unlabelled digits of the split (the unlabelled-count study; default all)')
     a('--g-hidden', type=cli.int_list, default=(500, 500), help='G hidden widths (default 500,500)')
-    a('--batch-size', type=cli.positive_int, default=100)
+    a('--batch-size', type=cli.positive_int, default=100,
+      help='labelled and unlabelled digits per update, each (default 100)')
     a('--epochs', type=cli.positive_int, default=30, help='epochs of --iterations-per-epoch updates (default 30)')
-    a('--iterations-per-epoch', type=cli.positive_int, default=500)
+    a('--iterations-per-epoch', type=cli.positive_int, default=500, help='updates per epoch (default 500)')
     a('--lr-schedule', default=None,
       help='epoch:alpha,... (default: the post 0:1e-3,10:3e-4,50:1e-4; the paper 0:3e-3)')
     a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')
@@ -72,11 +69,7 @@ def parse_args(argv=None):
     a('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
       help="also evaluate a running average of D's parameters (Polyak averaging at RATE; the paper's code: 1e-4)")
     a('--snapshot-every', type=cli.positive_int, default=10, help='snapshot every N epochs and at the end')
-    a('--resume', default=None)
-    a('--out', default='result/mnist_ssl')
-    a('--seed', type=cli.nonnegative_int, default=0)
-    a('--device', default='cpu')
-    a('--quiet', action='store_true')
+    run.add_arguments(p, 'result/mnist_ssl')
     a('--score', action='store_true',
       help="also score G's samples: MNIST-classifier FID, Inception-style score, class histogram (evaluate.py)")
     a('--score-samples', type=cli.positive_int, default=10000, help='samples for --score (default 10,000)')

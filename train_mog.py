@@ -32,7 +32,7 @@ from ganlib.began import BEGANUpdater
 from ganlib.losses import parse_abc
 from ganlib.mog import DATASETS, DEFAULT_STD, MixtureIterator, array_converter, make_mixture
 from ganlib.plots import load_sample_history, mog_run_label, pick_epochs, plot_kde_rows
-from ganlib.updaters import UNROLL_MODES, GANUpdater
+from ganlib.updaters import GANUpdater
 from models import MLPAutoencoder, MLPDiscriminator, MLPGenerator
 
 # The posts' settings (the original Chainer code; see ganlib/presets.py).  Network/optimiser-only presets:
@@ -77,7 +77,7 @@ def parse_args(argv=None):
     a('--radius', type=cli.positive_float, default=None, help='ring radius / grid spacing (default 2)')
     a('--original-std-bug', action='store_true', help="reproduce the posts' sampler bug: sigma = std**2")
     a('--z-dim', type=cli.positive_int, default=256, help='latent size (256 as in the posts; 16 also used)')
-    a('--z-dist', choices=('normal', 'uniform'), default='normal')
+    a('--z-dist', choices=('normal', 'uniform'), default='normal', help='latent distribution (default normal)')
     a('--lsgan-abc', default='0,1,1', help='LSGAN targets a,b,c (0,1,1 or -1,1,0)')
     a('--preset', choices=('auto',) + tuple(PRESETS), default='auto',
       help="unrolled-post, unrolled-post-plain (K=1), lsgan-post, pacgan (the PacGAN paper's ring/grid setting; "
@@ -96,30 +96,19 @@ def parse_args(argv=None):
     a('--init', default=None, help='weight init: he:0.8, normal:0.01, lecun, orthogonal (preset)')
     a('--lr', type=cli.positive_float, default=None, help='Adam learning rate for G and D (preset)')
     a('--beta1', type=cli.adam_beta, default=0.5, help='Adam beta1 in [0, 1) (default 0.5)')
-    a('--unroll', type=cli.nonnegative_int, default=5,
-      help='unrolling steps K (0 or 1: plain GAN; default 5 as in the post)')
-    a('--unroll-mode', choices=UNROLL_MODES, default='first-order',
-      help="first-order: the post's cache/restore; second-order: back-propagate through the K steps")
-    a('--unroll-cache', choices=('full', 'params'), default='full',
-      help="full: restore parameters and Adam state; params: parameters only (the original code)")
+    options.add_unrolling_arguments(a, 5, ', as in the post')
     a('--feature-matching', action='store_true', help='G minimises feature matching (Salimans et al. 3.1)')
-    a('--minibatch-discrimination', action='store_true', help='minibatch discrimination layer in D (3.2)')
-    a('--md-kernels', type=cli.positive_int, default=50, help='minibatch discrimination B (default 50)')
-    a('--md-dim', type=cli.positive_int, default=5, help='minibatch discrimination C (default 5)')
-    a('--batch-size', type=cli.positive_int, default=100)
+    options.add_minibatch_arguments(a)
+    a('--batch-size', type=cli.positive_int, default=100, help='samples per update (default 100, as the post)')
     a('--epochs', type=cli.positive_int, default=20,
       help='epochs of --iterations-per-epoch generator updates (default 20; the post ran 200)')
-    a('--iterations-per-epoch', type=cli.positive_int, default=500)
+    a('--iterations-per-epoch', type=cli.positive_int, default=500, help='generator updates per epoch (default 500)')
     a('--eval-samples', type=cli.positive_int, default=2500, help='samples for the mode metrics (2,500)')
     a('--plot-samples', type=cli.positive_int, default=10000, help='samples per KDE panel (10,000)')
     a('--plot-every', type=cli.positive_int, default=5,
       help='KDE panels at epochs 0, 1 and every N; loss.png and modes.png are redrawn every N epochs')
     a('--snapshot-every', type=cli.positive_int, default=10, help='trainer snapshot every N epochs and at the end')
-    a('--resume', default=None, help='trainer snapshot to resume from')
-    a('--out', default='result/mog', help='output directory (default result/mog)')
-    a('--seed', type=cli.nonnegative_int, default=0)
-    a('--device', default='cpu', help='cpu or @cupy:N')
-    a('--quiet', action='store_true', help='no progress bar or per-epoch printout')
+    run.add_arguments(p, 'result/mog')
     options.add_arguments(p)
     distributed.add_arguments(p)
     args = p.parse_args(argv)

@@ -115,11 +115,7 @@ def parse_args(argv=None):
     a('--score-samples', type=cli.nonnegative_int, default=2000,
       help='MNIST: samples scored with the classifier at the end of every phase (default 2,000; 0: none)')
     a('--classifier-cache', default=None, help='where the MNIST classifier is cached (default: evaluate.py\'s)')
-    a('--resume', default=None, help='trainer snapshot to resume from (same flags)')
-    a('--out', default='result/progressive')
-    a('--seed', type=cli.nonnegative_int, default=0)
-    a('--device', default='cpu', help='cpu or @cupy:N')
-    a('--quiet', action='store_true')
+    run.add_arguments(p, 'result/progressive')
     args = p.parse_args(argv)
     top = n_stages(args.size) - 1
     if args.images is None:

@@ -73,9 +73,10 @@ def median_ms(fn, n, repeats):
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='batched_seeds.py')
-    p.add_argument('--seeds', nargs='+', type=cli.positive_int, default=[1, 3, 5, 10])
-    p.add_argument('--updates', type=cli.positive_int, default=100)
-    p.add_argument('--repeats', type=cli.positive_int, default=5)
+    p.add_argument('--seeds', nargs='+', type=cli.positive_int, default=[1, 3, 5, 10],
+                   help='numbers of seeds trained as one batched graph, one timing each (default 1 3 5 10)')
+    p.add_argument('--updates', type=cli.positive_int, default=100, help='timed updates per repeat (default 100)')
+    p.add_argument('--repeats', type=cli.positive_int, default=5, help='repeats; the median is reported (default 5)')
     args = p.parse_args(argv)
     import train_mog
     real_args = train_mog.parse_args(['--unroll', '0', '--quiet', '--out', os.path.join(ROOT, 'result', 'never')])

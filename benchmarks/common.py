@@ -115,6 +115,37 @@ def kept_picture(report_path, name, caption):
     return '![{}]({}/{}.png)'.format(caption, stem, name)
 
 
+MNIST_DIR = os.path.join(ROOT, '..', 'shared', 'data', 'mnist')
+
+
+def add_grid_arguments(parser, report, runs_dir=None, seeds=None, jobs=False):
+    """The flags the benchmarks share, with one wording: ``--seeds`` (when ``seeds``, the default list), ``--jobs``,
+    ``--runs-dir`` (when ``runs_dir``) and ``--report``; folders are given relative to the repository."""
+    from ganlib import cli
+    a = parser.add_argument
+    if seeds is not None:
+        a('--seeds', nargs='+', type=cli.nonnegative_int, default=list(seeds),
+          help='seeds: one run per seed and setting (default {})'.format(' '.join(map(str, seeds))))
+    if jobs:
+        a('--jobs', type=cli.positive_int, default=2, help='runs at a time, one core each (default 2)')
+    if runs_dir is not None:
+        a('--runs-dir', default=os.path.join(ROOT, runs_dir),
+          help='folder of the run folders; a finished run there is not run again (default {})'.format(runs_dir))
+    a('--report', default=os.path.join(ROOT, report),
+      help='the Markdown report to write, its pictures in a folder beside it; hand-written notes below its notes '
+           'marker are kept (default {})'.format(report))
+
+
+def add_mnist_arguments(parser, cache=None, required=False):
+    """``--data-dir`` (the MNIST IDX folder; default ``../shared/data/mnist`` beside the repository unless
+    ``required``) and ``--classifier-cache`` (default ``cache``; None: evaluate.py's)."""
+    a = parser.add_argument
+    a('--data-dir', required=required, default=None if required else MNIST_DIR,
+      help='folder with the four MNIST IDX files{}'.format('' if required else ' (default ../shared/data/mnist)'))
+    a('--classifier-cache', default=cache,
+      help="where the MNIST classifier is cached (default {})".format(cache or "evaluate.py's"))
+
+
 def check_outputs(parser, args, runs='--runs-dir', pictures=True):
     """Parse-time checks of a benchmark's outputs, before any run starts: the run folders (the ``runs`` flag, e.g.
     ``--runs-dir``; ``None``: the benchmark has none; not checked with ``--no-run`` / ``--summarize-only``), the

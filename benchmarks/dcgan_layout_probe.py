@@ -72,13 +72,14 @@ class Discriminator(chainer.Chain):
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='dcgan_layout_probe.py')
-    p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'))
+    p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'),
+                   help='folder with the four MNIST IDX files (default ../shared/data/mnist)')
     p.add_argument('--first-map', type=int, choices=(2, 4), default=4, help="side of G's first feature map")
-    p.add_argument('--g-ch', type=cli.positive_int, default=256)
-    p.add_argument('--d-ch', type=cli.positive_int, default=32)
-    p.add_argument('--iterations', type=cli.positive_int, default=400)
-    p.add_argument('--batch-size', type=cli.positive_int, default=64)
-    p.add_argument('--seed', type=cli.nonnegative_int, default=0)
+    p.add_argument('--g-ch', type=cli.positive_int, default=256, help="G's first feature maps (default 256)")
+    p.add_argument('--d-ch', type=cli.positive_int, default=32, help="D's first feature maps (default 32)")
+    p.add_argument('--iterations', type=cli.positive_int, default=400, help='generator updates (default 400)')
+    p.add_argument('--batch-size', type=cli.positive_int, default=64, help='images per update (default 64)')
+    p.add_argument('--seed', type=cli.nonnegative_int, default=0, help='seed of weights, data and latents (default 0)')
     p.add_argument('--out', required=True, help='PNG of the last samples (a .json with the curve is written beside)')
     args = p.parse_args(argv)
     n = {2: 4, 4: 3}[args.first_map]

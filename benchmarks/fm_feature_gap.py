@@ -101,7 +101,7 @@ def main(argv=None):
     p.add_argument('--batches', type=cli.positive_int, default=16, help='batch pairs per snapshot (default 16)')
     p.add_argument('--every', type=cli.positive_int, default=1000,
                    help='snapshots at multiples of this iteration, and the last (default 1000)')
-    p.add_argument('--seed', type=cli.nonnegative_int, default=0)
+    p.add_argument('--seed', type=cli.nonnegative_int, default=0, help='seed of the batches and latents (default 0)')
     args = p.parse_args(argv)
     for run_dir in args.runs:
         if not os.path.isdir(run_dir):

@@ -29,7 +29,8 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import (check_outputs, display_command, earlier_runs, kept_picture, last_grid_picture, mean_std,  # noqa: E402
+from benchmarks.common import (add_grid_arguments, add_mnist_arguments, check_outputs, display_command,  # noqa: E402
+                               earlier_runs, kept_picture, last_grid_picture, mean_std,
                                require_finished, run_jobs, save_fid_axes, write_report)
 from ganlib import cli  # noqa: E402
 
@@ -111,25 +112,23 @@ def fid_figure(runs, path):
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='lsgan_mnist_benchmark.py')
-    p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'),
-                   help='the MNIST IDX folder')
-    p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=['lsgan-nobn', 'lsgan-bn', 'gan-bn'])
-    p.add_argument('--seeds', nargs='+', type=cli.nonnegative_int, default=[0])
-    p.add_argument('--epochs', type=cli.positive_int, default=10)
-    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=100)
+    add_mnist_arguments(p)
+    p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=['lsgan-nobn', 'lsgan-bn', 'gan-bn'],
+                   help='variants (default lsgan-nobn lsgan-bn gan-bn): ' + ', '.join(VARIANTS))
+    p.add_argument('--epochs', type=cli.positive_int, default=10, help='epochs per run (default 10)')
+    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=100,
+                   help='generator updates per epoch (default 100)')
     p.add_argument('--full-epochs', action='store_true',
                    help='epochs of one pass over the digits (images // batch size), as the preset, instead of '
                         '--iterations-per-epoch')
     p.add_argument('--g-ch', type=cli.positive_int, default=256, help="G's first feature maps (the preset: 256)")
     p.add_argument('--d-ch', type=cli.positive_int, default=32, help="D's first feature maps (the preset: 32)")
     p.add_argument('--batch-size', type=cli.positive_int, default=64, help='(the preset: 128)')
-    p.add_argument('--score-samples', type=cli.positive_int, default=1000)
-    p.add_argument('--classifier-cache', default=None)
-    p.add_argument('--jobs', type=cli.positive_int, default=2)
+    p.add_argument('--score-samples', type=cli.positive_int, default=1000,
+                   help='samples scored by the MNIST classifier after every epoch (default 1,000)')
     p.add_argument('--device', default='cpu', help='cpu or @cupy:N')
     p.add_argument('--no-run', action='store_true', help='only tabulate the finished runs')
-    p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_lsgan_mnist'))
-    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'lsgan_mnist_seeds.md'))
+    add_grid_arguments(p, 'results/lsgan_mnist_seeds.md', 'result/bench_lsgan_mnist', seeds=[0], jobs=True)
     args = p.parse_args(argv)
     args.data_dir = os.path.abspath(args.data_dir)
     if not args.no_run and not os.path.isdir(args.data_dir):

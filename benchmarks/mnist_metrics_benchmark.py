@@ -17,7 +17,7 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import check_outputs, write_report  # noqa: E402
+from benchmarks.common import add_grid_arguments, add_mnist_arguments, check_outputs, write_report  # noqa: E402
 from ganlib import cli  # noqa: E402
 from ganlib.classifier import DEFAULT_CLASSIFIER_CACHE, load_or_train  # noqa: E402
 from ganlib.mnist import load_mnist, to_unit_range  # noqa: E402
@@ -33,13 +33,14 @@ def row(name, s):
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='mnist_metrics_benchmark.py')
-    p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'))
-    p.add_argument('--classifier-cache', default=DEFAULT_CLASSIFIER_CACHE)
-    p.add_argument('--classifier-epochs', type=cli.positive_int, default=10)
-    p.add_argument('--stacked-samples', type=cli.positive_int, default=26000)
+    add_mnist_arguments(p, cache=DEFAULT_CLASSIFIER_CACHE)
+    p.add_argument('--classifier-epochs', type=cli.positive_int, default=10,
+                   help='epochs if the classifier must be trained (default 10)')
+    p.add_argument('--stacked-samples', type=cli.positive_int, default=26000,
+                   help='real stacked-MNIST images scored as the anchor (default 26,000)')
     p.add_argument('--runs', nargs='*', default=[], help='train_mnist_ssl.py / train_anime.py run folders to score')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mnist_metrics.md'))
+    p.add_argument('--seed', type=cli.nonnegative_int, default=0, help='seed of the sampled images (default 0)')
+    add_grid_arguments(p, 'results/mnist_metrics.md')
     args = p.parse_args(argv)
     if not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))

@@ -24,7 +24,8 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import (check_outputs, display_command, mean_std, require_finished, resume_flags, run_jobs,  # noqa: E402
+from benchmarks.common import (add_grid_arguments, add_mnist_arguments,  # noqa: E402
+                               check_outputs, display_command, mean_std, require_finished, resume_flags, run_jobs,
                                write_report)
 from ganlib import cli  # noqa: E402
 
@@ -110,19 +111,19 @@ def _checked_schedule(text):
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='mnist_ssl_benchmark.py')
-    p.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'))
     p.add_argument('--models', nargs='+', choices=MODELS, default=['post'],
                    help="post: the posts' networks; paper: the Improved-GAN code's (train_mnist_ssl.py --model)")
-    p.add_argument('--labels', nargs='+', type=cli.positive_int, default=[10, 20, 100])
+    p.add_argument('--labels', nargs='+', type=cli.positive_int, default=[10, 20, 100],
+                   help='labelled-digit counts, each a multiple of 10 (default 10 20 100)')
     p.add_argument('--unroll', nargs='+', type=cli.nonnegative_int, default=[0, 5],
                    help='K values (0: plain)')
     p.add_argument('--unroll-labels', nargs='+', type=cli.positive_int, default=None,
                    help='label counts that also get the unrolled runs (default: all)')
-    p.add_argument('--unroll-seeds', nargs='+', type=int, default=None,
+    p.add_argument('--unroll-seeds', nargs='+', type=cli.nonnegative_int, default=None,
                    help='seeds of the unrolled runs (default: all)')
-    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    p.add_argument('--epochs', type=cli.positive_int, default=6)
-    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500)
+    p.add_argument('--epochs', type=cli.positive_int, default=6, help='epochs per run (default 6)')
+    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500,
+                   help='updates per epoch (default 500)')
     p.add_argument('--eval-every', type=cli.positive_int, default=500, help='validation accuracy every N iterations')
     p.add_argument('--eval-average', type=cli.positive_float, default=None, metavar='RATE',
                    help="also evaluate Polyak-averaged D parameters (train_mnist_ssl.py --eval-average)")
@@ -134,12 +135,10 @@ def main(argv=None):
                         'grid axis: each count gets RUNS_DIR/uN and its own rows and curves (default: all of them)')
     p.add_argument('--no-run', action='store_true',
                    help='train nothing: tabulate the finished runs of this grid that are already in --runs-dir')
-    p.add_argument('--jobs', type=cli.positive_int, default=2)
     p.add_argument('--score', action='store_true',
                    help="also score each run's samples (MNIST-classifier FID and Inception-style score)")
-    p.add_argument('--classifier-cache', default=None, help='MNIST classifier cache for --score')
-    p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_mnist_ssl'))
-    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mnist_ssl.md'))
+    add_mnist_arguments(p)
+    add_grid_arguments(p, 'results/mnist_ssl.md', 'result/bench_mnist_ssl', seeds=[0, 1, 2], jobs=True)
     args = p.parse_args(argv)
     args.data_dir = os.path.abspath(args.data_dir)
     if not os.path.isdir(args.data_dir):

@@ -22,7 +22,8 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (MODE_CURVES, check_outputs, display_command, earlier_runs, kde_figure, mean_std,  # noqa: E402
+from benchmarks.common import (add_grid_arguments,  # noqa: E402
+                               MODE_CURVES, check_outputs, display_command, earlier_runs, kde_figure, mean_std,
                                mode_curves, require_finished, resume_flags, run_jobs, write_report)
 
 METHODS = {
@@ -171,19 +172,19 @@ def figures(args, runs_dir, out_dir, stem):
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='mog_benchmark.py')
-    p.add_argument('--methods', nargs='+', choices=list(METHODS), default=list(METHODS))
-    p.add_argument('--datasets', nargs='+', choices=list(DATASETS), default=list(DATASETS))
-    p.add_argument('--z-dims', nargs='+', type=cli.positive_int, default=[256, 16])
+    p.add_argument('--methods', nargs='+', choices=list(METHODS), default=list(METHODS), metavar='METHOD',
+                   help='methods (default all): ' + ', '.join(METHODS))
+    p.add_argument('--datasets', nargs='+', choices=list(DATASETS), default=list(DATASETS),
+                   help='mixtures (default {})'.format(' '.join(DATASETS)))
+    p.add_argument('--z-dims', nargs='+', type=cli.positive_int, default=[256, 16],
+                   help="latent sizes for the posts' methods (default 256 16)")
     p.add_argument('--toolbox-z-dims', nargs='+', type=cli.positive_int, default=[256],
                    help='latent sizes for the toolbox methods (default 256)')
-    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    p.add_argument('--epochs', type=cli.positive_int, default=10)
-    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500)
-    p.add_argument('--jobs', type=cli.positive_int, default=2, help='runs at a time (default 2)')
-    p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_mog'),
-                   help='where the individual runs go (default result/bench_mog)')
+    p.add_argument('--epochs', type=cli.positive_int, default=10, help='epochs per run (default 10)')
+    p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=500,
+                   help='generator updates per epoch (default 500)')
     p.add_argument('--no-run', action='store_true', help='train nothing: tabulate the finished runs')
-    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mog.md'))
+    add_grid_arguments(p, 'results/mog.md', 'result/bench_mog', seeds=[0, 1, 2], jobs=True)
     args = p.parse_args(argv)
     check_outputs(p, args, pictures=False)
 

@@ -23,7 +23,8 @@ import ganlib.compat  # noqa: E402,F401
 import numpy  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (check_outputs, display_command, kde_figure, mean_std, mode_curves, require_finished,  # noqa: E402
+from benchmarks.common import (add_grid_arguments,  # noqa: E402
+                               check_outputs, display_command, kde_figure, mean_std, mode_curves, require_finished,
                                resume_flags, run_jobs, write_report)
 
 # PacGAN Table 1 (10 trials; mean ± std): (modes, HQ %, reverse KL) and their spreads.
@@ -104,13 +105,10 @@ def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='pacgan_benchmark.py')
     p.add_argument('--runs', nargs='+', type=parse_run, default=[parse_run(r) for r in ('ring:1', 'grid:1', 'grid:4')],
                    help='DATA:PACK pairs (default ring:1 grid:1 grid:4 — the rows the issue names)')
-    p.add_argument('--seeds', nargs='+', type=cli.nonnegative_int, default=[0, 1, 2, 3, 4])
     p.add_argument('--epochs', type=cli.positive_int, default=400, help="epochs of 1,000 iterations (paper: 400)")
     p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=1000,
                    help='iterations per epoch (default 1,000 as the paper: 100,000 samples / 100 per batch)')
-    p.add_argument('--jobs', type=cli.positive_int, default=2, help='runs at a time (default 2)')
-    p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'bench_pacgan'))
-    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'pacgan.md'))
+    add_grid_arguments(p, 'results/pacgan.md', 'result/bench_pacgan', seeds=[0, 1, 2, 3, 4], jobs=True)
     p.add_argument('--summarize-only', action='store_true', help='write the report from the finished runs')
     args = p.parse_args(argv)
     check_outputs(p, args, pictures=False)

@@ -21,7 +21,8 @@ sys.path.insert(0, ROOT)
 import ganlib.compat  # noqa: E402,F401
 
 from ganlib import cli  # noqa: E402
-from benchmarks.common import (check_outputs, display_command, kde_figure, mean_std, require_finished, resume_flags,  # noqa: E402
+from benchmarks.common import (add_grid_arguments,  # noqa: E402
+                               check_outputs, display_command, kde_figure, mean_std, require_finished, resume_flags,
                                run_jobs, write_report)
 
 METHODS = {  # label, train_mog.py preset
@@ -108,17 +109,16 @@ def figures(args, out_dir, stem):
 
 def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='post_mog_benchmark.py')
-    p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=['ring_z256'])
-    p.add_argument('--methods', nargs='+', choices=list(METHODS), default=['gan', 'unrolled5'])
-    p.add_argument('--seeds', nargs='+', type=cli.nonnegative_int, default=[0, 1, 2])
+    p.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=['ring_z256'], metavar='VARIANT',
+                   help='data and latent variants (default ring_z256): ' + ', '.join(VARIANTS))
+    p.add_argument('--methods', nargs='+', choices=list(METHODS), default=['gan', 'unrolled5'],
+                   help='methods (default gan unrolled5)')
     p.add_argument('--epochs', type=cli.positive_int, default=None, help="override the presets' 200 epochs")
     p.add_argument('--iterations-per-epoch', type=cli.positive_int, default=None,
                    help="override the presets' 500")
     p.add_argument('--snapshot-every', type=cli.positive_int, default=10, help='epochs between snapshots (10)')
-    p.add_argument('--jobs', type=cli.positive_int, default=2, help='runs at a time (default 2)')
     p.add_argument('--no-run', action='store_true', help='train nothing: tabulate the finished runs')
-    p.add_argument('--runs-dir', default=os.path.join(ROOT, 'result', 'post_mog'))
-    p.add_argument('--report', default=os.path.join(ROOT, 'results', 'mog_post_length.md'))
+    add_grid_arguments(p, 'results/mog_post_length.md', 'result/post_mog', seeds=[0, 1, 2], jobs=True)
     args = p.parse_args(argv)
     check_outputs(p, args, pictures=False)
 

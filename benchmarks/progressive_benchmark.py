@@ -22,7 +22,8 @@ import ganlib.compat  # noqa: E402,F401
 
 import numpy  # noqa: E402
 
-from benchmarks.common import (check_outputs, display_command, last_grid_picture, mean_std,  # noqa: E402
+from benchmarks.common import (add_grid_arguments,  # noqa: E402
+                               check_outputs, display_command, last_grid_picture, mean_std,
                                require_finished, resume_flags, run_jobs, write_report)
 from ganlib import cli  # noqa: E402
 from ganlib.run import latest_snapshot, snapshot_iteration  # noqa: E402
@@ -46,7 +47,6 @@ def parse_args(argv=None):
     a('--data-dir', required=True, help='folder with the four MNIST IDX files')
     a('--variants', nargs='+', choices=tuple(VARIANTS), default=['pggan', 'stylegan'], metavar='V',
       help='variants (default pggan stylegan): ' + ', '.join(VARIANTS))
-    a('--seeds', nargs='+', type=cli.nonnegative_int, default=[0])
     a('--phase-images', type=cli.positive_int, default=6000, help='real images per phase (default 6,000)')
     a('--ch', type=cli.positive_int, default=32, help='feature maps (default 32)')
     a('--z-dim', type=cli.positive_int, default=64, help='latent size (default 64)')
@@ -54,12 +54,10 @@ def parse_args(argv=None):
     a('--max-images', type=cli.positive_int, default=None, help='use the first N training digits only')
     a('--classifier-cache', default=None, help="where the MNIST classifier is cached (default: evaluate.py's)")
     a('--device', default='cpu', help='cpu or @cupy:N (default cpu)')
-    a('--jobs', type=cli.positive_int, default=2, help='runs at a time (default 2)')
     a('--time-limit', type=cli.nonnegative_float, default=0,
       help='stop a run after this many seconds and tabulate it from its last snapshot (default 0: no limit)')
     a('--no-run', action='store_true', help='tabulate the runs already in --runs-dir; train nothing')
-    a('--runs-dir', default='result/bench_progressive', help='run folders (default result/bench_progressive)')
-    a('--report', default='results/progressive_runs.md', help='report to write (default results/progressive_runs.md)')
+    add_grid_arguments(p, 'results/progressive_runs.md', 'result/bench_progressive', seeds=[0], jobs=True)
     args = p.parse_args(argv)
     if not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such folder: {}'.format(args.data_dir))

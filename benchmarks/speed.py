@@ -88,7 +88,9 @@ def parse_args(argv=None):
     a('--rounds', type=cli.positive_int, default=3, help='interleaved rounds (default 3)')
     a('--torch-python', default=None, help='a Python with PyTorch: adds the PyTorch column')
     a('--baseline-root', default=None, help='a checkout of an older commit: adds the before column')
-    a('--report', default=os.path.join(ROOT, 'results', 'speed.md'))
+    a('--report', default=os.path.join(ROOT, 'results', 'speed.md'),
+      help='the Markdown report to write; hand-written notes below its notes marker are kept '
+           '(default results/speed.md)')
     args = p.parse_args(argv)
     for flag, path in (('--data-dir', args.data_dir), ('--baseline-root', args.baseline_root)):
         if path is not None and not os.path.isdir(path):

@@ -91,7 +91,7 @@ def main(argv=None):
     p = cli.ArgumentParser(description=__doc__.split('\n\n')[0], prog='stylegan_style_spread.py')
     p.add_argument('run', help='a train_progressive.py --generator stylegan output folder')
     p.add_argument('--samples', type=cli.positive_int, default=256, help='latents per snapshot (default 256)')
-    p.add_argument('--seed', type=cli.nonnegative_int, default=1)
+    p.add_argument('--seed', type=cli.nonnegative_int, default=1, help='seed of the latents (default 1)')
     args = p.parse_args(argv)
     config_path = os.path.join(args.run, 'args.json')
     if not os.path.isfile(config_path):

@@ -56,6 +56,29 @@ def add_arguments(parser, losses=True, began=True, optimizers=True, truncation=T
     return g
 
 
+def add_unrolling_arguments(add, default, note, cache=True):
+    """Unrolled GANs' flags (Metz et al. 2017, §2): --unroll K with ``default`` (``note`` ends its help: the posts' K),
+    --unroll-mode and, with ``cache``, --unroll-cache.  ``add`` is a parser's (or a group's) ``add_argument``."""
+    from ganlib.updaters import UNROLL_MODES
+    add('--unroll', type=cli.nonnegative_int, default=default,
+        help='unrolling steps K (0 or 1: plain GAN; default {}{})'.format(default, note))
+    add('--unroll-mode', choices=UNROLL_MODES, default='first-order',
+        help="first-order (default): the post's cache, K steps of D, restore; second-order: back-propagate "
+             'through the K steps')
+    if cache:
+        add('--unroll-cache', choices=('full', 'params'), default='full',
+            help='what the first-order mode restores: full (default), parameters and Adam state; params, the '
+                 "parameters only (the post's code)")
+
+
+def add_minibatch_arguments(add):
+    """Minibatch discrimination's flags (Salimans et al. 2016, §3.2): the layer, its B kernels of C dims."""
+    add('--minibatch-discrimination', action='store_true',
+        help='minibatch discrimination layer in D (Salimans et al. 3.2)')
+    add('--md-kernels', type=cli.positive_int, default=50, help='minibatch discrimination kernels B (default 50)')
+    add('--md-dim', type=cli.positive_int, default=5, help='minibatch discrimination kernel size C (default 5)')
+
+
 def _unit(text):
     try:
         value = float(text)

@@ -43,6 +43,22 @@ CONFIG_KEY = 'extensions/RunConfig/config'
 DIVERGED_STATUS = 3
 
 
+def add_arguments(parser, out):
+    """The run's lifecycle flags, the same in every training script: --resume, --out (default ``out``), --seed,
+    --device and --quiet."""
+    a = parser.add_argument
+    a('--resume', default=None, metavar='SNAPSHOT',
+      help='continue a run from one of its snapshot_iter_N files, exactly where it stopped (the model and update '
+           'flags must match the run\'s; --epochs may grow)')
+    a('--out', default=out,
+      help='output folder: new or empty, or the resumed run\'s own (default {}); nothing in it is '
+           'overwritten'.format(out))
+    a('--seed', type=cli.nonnegative_int, default=0,
+      help='seed of every random stream of the run: weights, data, latents, noise (default 0)')
+    a('--device', default='cpu', help='cpu (default) or @cupy:N for GPU N')
+    a('--quiet', action='store_true', help='no progress bar or per-epoch printout')
+
+
 def config_dict(args):
     """The run's configuration: every parsed flag as JSON sees it (tuples, nested ones too, become lists), so that
     it compares equal to the copy read back from a snapshot or ``args.json``."""

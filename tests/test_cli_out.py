@@ -102,3 +102,34 @@ def test_an_unwritable_out_is_one_line(tmp_path, monkeypatch, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code == 2 and len(err) == 1 and words in err[0], err
     assert not (made / 'new').exists() and os.listdir(str(made)) == []
+
+
+class _Parsed(Exception):
+    """Raised in place of parsing: carries the script's finished parser."""
+
+
+def script_modules():
+    """Every command-line script: the top-level ones and the benchmarks (speed_torch needs PyTorch, an optional
+    benchmark dependency)."""
+    import glob
+    top = [os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, '*.py'))]
+    bench = ['benchmarks.' + os.path.splitext(os.path.basename(p))[0]
+             for p in glob.glob(os.path.join(ROOT, 'benchmarks', '*.py'))]
+    return sorted(top) + sorted(m for m in bench if m.split('.')[1] not in ('__init__', 'common', 'speed_torch'))
+
+
+@pytest.mark.parametrize('module', script_modules())
+def test_every_option_of_every_script_says_what_it_does(module, monkeypatch):
+    """``--help`` explains every flag: each option of each script's parser has a help text."""
+    import argparse
+    import importlib
+
+    def grab(self, *args, **kwargs):
+        raise _Parsed(self)
+    monkeypatch.setattr(argparse.ArgumentParser, 'parse_args', grab)
+    with pytest.raises(_Parsed) as caught:
+        importlib.import_module(module).main([])
+    parser = caught.value.args[0]
+    options = [a for a in parser._actions if a.option_strings]
+    assert len(options) > 1
+    assert [a.option_strings[-1] for a in options if not a.help] == []
