@@ -926,3 +926,16 @@ def test_equal_cost_bad_input_one_line(tmp_path):
         proc = run_cli('benchmarks/equal_cost.py', *argv)
         assert proc.returncode == 2 and proc.stderr.count('\n') == 1 and says in proc.stderr, proc.stderr
         assert 'Traceback' not in proc.stderr and not os.path.exists(png)
+
+
+@pytest.mark.parametrize('module', ['lsgan_mnist_benchmark', 'mnist_ssl_benchmark', 'mog_benchmark', 'pacgan_benchmark',
+                                    'post_mog_benchmark', 'progressive_benchmark', 'stacked_mnist_benchmark'])
+def test_benchmark_negative_seed_is_one_line_before_any_run(module, tmp_path, capsys):
+    """--seeds -1 (accepted by three benchmarks before, then failing inside each run): one line, exit 2, no report."""
+    import importlib
+    report = str(tmp_path / 'r.md')
+    with pytest.raises(SystemExit) as caught:
+        importlib.import_module('benchmarks.' + module).main(['--seeds', '-1', '--report', report])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert caught.value.code == 2 and len(lines) == 1 and '--seeds' in lines[0], lines
+    assert not os.listdir(str(tmp_path))
