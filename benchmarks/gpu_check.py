@@ -186,19 +186,21 @@ def build_updater(script, argv, device):
     module = {MOG: 'train_mog', SSL: 'train_mnist_ssl', ANIME: 'train_anime', PROG: 'train_progressive',
               COND: 'train_conditional'}[os.path.basename(script)]
     m = __import__(module)
-    # only built, never run: an empty scratch --out, so that the run folder named in argv may already hold a run
-    a = m.parse_args(list(argv) + ['--out', tempfile.mkdtemp(prefix='gpu_check_build_')])
-    comm = distributed.create(a)
-    if script == MOG:
-        _, gen, dis, upd = m.build(a, device, comm)
-    elif script == SSL:
-        gen, dis, _, upd = m.build(a, m.load_data(a), device, comm)
-    elif script == PROG:
-        gen, dis, upd = m.build(a, m.load_images(a), device)
-    elif script == COND:
-        gen, dis, upd = m.build(a, m.load_data(a), device)
-    else:
-        gen, dis, upd = m.build(a, m.load_dataset(a, quiet=True), device, comm)
+    # only built, never run: an empty scratch --out, so that the run folder named in argv may already hold a run;
+    # removed again (build writes nothing there)
+    with tempfile.TemporaryDirectory(prefix='gpu_check_build_') as scratch:
+        a = m.parse_args(list(argv) + ['--out', scratch])
+        comm = distributed.create(a)
+        if script == MOG:
+            _, gen, dis, upd = m.build(a, device, comm)
+        elif script == SSL:
+            gen, dis, _, upd = m.build(a, m.load_data(a), device, comm)
+        elif script == PROG:
+            gen, dis, upd = m.build(a, m.load_images(a), device)
+        elif script == COND:
+            gen, dis, upd = m.build(a, m.load_data(a), device)
+        else:
+            gen, dis, upd = m.build(a, m.load_dataset(a, quiet=True), device, comm)
     return upd, gen, dis, comm
 
 

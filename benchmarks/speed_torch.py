@@ -103,20 +103,24 @@ def ssl():
     return step
 
 
-def dcgan():
-    """models/dcgan.py at 64 × 64 (G from 512 maps, D 32-64-128-256, ELU, input noise 0.3), batch 64, Adam 1e-4."""
+def dcgan(size=64, g_ch=512, d_ch=32):
+    """models/dcgan.py (G from g_ch maps halved per layer, D d_ch maps doubled, ELU, input noise 0.3; four
+    stride-2 layers at 64 × 64, three below), batch 64, Adam 1e-4."""
+    n = 4 if size >= 64 else 3
+    bottom = size >> n
+
     def up(a, b):
         return [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.BatchNorm2d(b), nn.ReLU()]
 
     class G(nn.Module):
         def __init__(self):
             super().__init__()
-            self.l0, self.bn0 = nn.Linear(50, 512 * 16), nn.BatchNorm1d(512 * 16)
-            self.body = nn.Sequential(*(up(512, 256) + up(256, 128) + up(128, 64)),
-                                      nn.ConvTranspose2d(64, 3, 4, 2, 1), nn.Tanh())
+            self.l0, self.bn0 = nn.Linear(50, g_ch * bottom ** 2), nn.BatchNorm1d(g_ch * bottom ** 2)
+            self.body = nn.Sequential(*sum((up(g_ch >> i, g_ch >> (i + 1)) for i in range(n - 1)), []),
+                                      nn.ConvTranspose2d(g_ch >> (n - 1), 3, 4, 2, 1), nn.Tanh())
 
         def forward(self, z):
-            return self.body(F.relu(self.bn0(self.l0(z))).view(len(z), 512, 4, 4))
+            return self.body(F.relu(self.bn0(self.l0(z))).view(len(z), g_ch, bottom, bottom))
 
     def down(a, b):
         return [nn.Conv2d(a, b, 4, 2, 1), nn.BatchNorm2d(b), nn.ELU()]
@@ -124,15 +128,15 @@ def dcgan():
     class D(nn.Module):
         def __init__(self):
             super().__init__()
-            self.body = nn.Sequential(nn.Conv2d(3, 32, 4, 2, 1), nn.ELU(), *(down(32, 64) + down(64, 128) +
-                                                                            down(128, 256)))
-            self.out = nn.Linear(256 * 16, 1)
+            self.body = nn.Sequential(nn.Conv2d(3, d_ch, 4, 2, 1), nn.ELU(),
+                                      *sum((down(d_ch << i, d_ch << (i + 1)) for i in range(n - 1)), []))
+            self.out = nn.Linear((d_ch << (n - 1)) * bottom ** 2, 1)
 
         def forward(self, x):
             return self.out(self.body(x + 0.3 * torch.randn_like(x)).flatten(1)).view(-1)
     g, d = G(), D()
     og, od = adam(g, 1e-4), adam(d, 1e-4)
-    x = torch.rand(64, 3, 64, 64) * 2 - 1
+    x = torch.rand(64, 3, size, size) * 2 - 1
 
     def step():
         fake = g(torch.rand(64, 50) * 2 - 1).detach()
@@ -148,7 +152,7 @@ def dcgan():
 
 
 WORKLOADS = {'mog-plain': lambda: mog(0), 'mog-unrolled5': lambda: mog(5), 'mog-md': lambda: mog(0, md=True),
-             'ssl-post': ssl, 'dcgan64': dcgan}
+             'ssl-post': ssl, 'dcgan64': dcgan, 'dcgan32-stacked': lambda: dcgan(32, 64, 16)}
 
 
 def main(name, n, warmup=2):

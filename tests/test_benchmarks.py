@@ -684,10 +684,15 @@ def test_tabulating_nothing_leaves_the_published_report_as_it_is(tmp_path):
         assert sorted(os.listdir(str(tmp_path))) == files, script  # no figure written either
 
 
-def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys):
+def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys, monkeypatch):
     """benchmarks/gpu_check.py in its CPU dry-run form: the scripts run, resume is bit-exact, evaluate.py and
-    analogy.py read the runs, the report has a row per workload (on a GPU machine: --device @cupy:0)."""
+    analogy.py read the runs, the report has a row per workload (on a GPU machine: --device @cupy:0); the
+    scratch folders it builds the updaters with are removed again (they piled up in /tmp before session 39)."""
+    import tempfile
     from benchmarks import gpu_check
+    scratch = tmp_path / 'tmp'
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(scratch))
     data = make_tiny_mnist(str(tmp_path / 'data'))
     report = str(tmp_path / 'gpu.md')
     argv = ['--data-dir', data, '--device', 'cpu', '--quick', '--iterations', '2', '--time-iterations', '2',
@@ -699,6 +704,7 @@ def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys):
         assert '| {} | ok | bit-exact |'.format(name) in text
     assert '| evaluate.py ssl-paper | ok |' in text and '| analogy.py dcgan64 | ok |' in text
     assert os.path.isfile(str(tmp_path / 'runs' / 'dcgan64' / 'samples' / 'epoch_0002.png'))
+    assert not [f for f in os.listdir(str(scratch)) if f.startswith('gpu_check_build_')]
     capsys.readouterr()
     assert gpu_check.main(argv + ['--dry-run']) == 0
     out = capsys.readouterr().out
@@ -722,8 +728,9 @@ def test_speed_benchmark_without_pytorch(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'))
     report = str(tmp_path / 'speed.md')
     assert speed.main(['--data-dir', data, '--only', 'mog-plain', '--updates', '2', '--rounds', '1',
-                       '--report', report]) == 0
+                       '--report', report, '--no-extensions']) == 0
     text = open(report).read()
+    assert 'Shares:' not in text  # one workload, no unrolling, no extension run: nothing to share out
     row = [line for line in text.splitlines() if line.startswith('| mog-plain |')][0]
     cells = [c.strip() for c in row.strip('|').split('|')]
     assert cells[1] == '–' and cells[4] == '–' and cells[6] == '≤ 1.5×'  # no baseline, no PyTorch column
@@ -732,6 +739,34 @@ def test_speed_benchmark_without_pytorch(tmp_path):
     assert 'Machine: {} ({} cores, '.format(machine.cpu_model(), os.cpu_count()) in text  # with its BLAS kernel
     runs = json.load(open(str(tmp_path / 'speed_runs.json')))
     assert runs['raw']['mog-plain']['after'][0]['median'] > 0
+
+
+def test_speed_benchmark_shares(tmp_path, monkeypatch):
+    """The report's shares: WeightCache's part of an unrolled update (none without unrolling), the part of a real
+    train_mog.py run outside its updates, and the unrolled/plain ratio per column."""
+    import sys
+    from chainer.training import updaters
+    from benchmarks import speed
+    from ganlib.unrolled import WeightCache
+    for owner, name in ((WeightCache, 'save'), (WeightCache, 'restore'), (updaters.StandardUpdater, 'update')):
+        monkeypatch.setattr(owner, name, getattr(owner, name))  # undone after the test: the workers wrap them
+    monkeypatch.setattr(sys, 'path', list(sys.path))
+    monkeypatch.chdir(str(tmp_path))
+    out = str(tmp_path / 'never')
+    unrolled = speed.chainer_worker(speed.ROOT, 'train_mog.py', ['--unroll', '5', '--quiet', '--out', out], 3, 1)
+    plain = speed.chainer_worker(speed.ROOT, 'train_mog.py', ['--unroll', '0', '--quiet', '--out', out], 3, 1)
+    assert 0 < unrolled['cache_share'] < 1 and 'cache_share' not in plain
+    monkeypatch.setattr(speed, 'EXTENSION_RUN', ['--unroll', '0', '--epochs', '2', '--iterations-per-epoch', '20'])
+    ext = speed.extension_worker(speed.ROOT, str(tmp_path / 'run'))
+    assert 0 < ext['update_s'] < ext['wall_s'] and ext['extension_share'] == 1 - ext['update_s'] / ext['wall_s']
+    assert os.path.isfile(str(tmp_path / 'run' / 'metrics.json'))
+    summary = {'mog-plain': dict(after=dict(median=2.0), torch=dict(median=1.0)),
+               'mog-unrolled5': dict(after=dict(median=7.0), torch=dict(median=4.0))}
+    raw = {'mog-unrolled5': {'after': [unrolled]}, 'extensions': {'after': [ext]}}
+    text = '\n'.join(speed.shares(raw, summary))
+    assert 'this tree 3.50×, PyTorch 4.00×' in text
+    assert '{:.1f} %'.format(unrolled['cache_share'] * 100) in text
+    assert '{:.1f} %'.format(ext['extension_share'] * 100) in text
 
 
 def test_pacgan_benchmark_tiny_and_an_interrupted_run_resumes(tmp_path):

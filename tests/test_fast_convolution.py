@@ -6,6 +6,7 @@ import numpy
 import pytest
 from chainer import gradient_check
 
+import models.fast_convolution as fast
 from models.fast_convolution import Convolution2D, Deconvolution2D, convolution_2d, deconvolution_2d
 
 CASES = [  # n, c, h, w, out, k, stride, pad
@@ -13,6 +14,8 @@ CASES = [  # n, c, h, w, out, k, stride, pad
     (1, 2, 9, 9, 3, 4, 2, 1),   # batch 1, odd size with stride 2 (the last row is not covered)
     (2, 3, 8, 8, 5, 4, 2, 1),   # DCGAN's 4x4 stride-2 pad-1
     (3, 2, 5, 7, 2, 2, 3, 0),   # stride 3, no pad, non-square
+    (2, 3, 4, 3, 6, 4, 2, 1),   # more output channels than columns: the deconvolution's channels-last scatter
+    (2, 5, 3, 5, 8, 3, 1, 2),   # stride 1, pad wider than the kernel's reach
 ]
 
 
@@ -104,3 +107,54 @@ def test_input_gradient_penalty_through_the_fast_path_equals_chainer():
     mine, ref = penalty(convolution_2d), penalty(F.convolution_2d)
     numpy.testing.assert_allclose(mine[0], ref[0], rtol=1e-10)
     numpy.testing.assert_allclose(mine[1], ref[1], rtol=1e-9, atol=1e-12)
+
+
+SCATTERS = [  # n, h, w, kh, kw, co, stride, pad, outsize (None: the default)
+    (2, 5, 6, 4, 4, 3, (2, 2), (1, 1), None),   # DCGAN's layer
+    (1, 4, 4, 4, 4, 1, (2, 2), (1, 1), (9, 9)),  # an outsize one larger than the taps reach (conv backward)
+    (3, 3, 5, 3, 2, 2, (3, 1), (0, 1), None),   # stride 3 x 1, no pad in y, non-square kernel
+    (2, 4, 3, 2, 2, 5, (3, 3), (0, 0), None),   # stride above the kernel: phases with no tap
+    (2, 6, 6, 5, 5, 4, (2, 2), (2, 2), None),
+    (2, 3, 4, 3, 3, 2, (1, 1), (1, 1), None),
+]
+
+
+@pytest.mark.parametrize('case', SCATTERS)
+def test_both_deconvolution_scatters_add_the_same_terms_in_the_same_order(case):
+    """The phase-grid scatter (few output channels) is the channels-last one bit for bit, -0.0 included, on
+    columns whose sums depend on the order of their terms (reversing the taps changes some of them)."""
+    n, h, w, kh, kw, co, stride, pad, outsize = case
+    if outsize is None:
+        outsize = (stride[0] * (h - 1) + kh - 2 * pad[0], stride[1] * (w - 1) + kw - 2 * pad[1])
+    rng = numpy.random.RandomState(sum(map(int, case[:6])))
+    cols = (rng.standard_normal((n, h, w, kh, kw, co)) * 10.0 ** rng.randint(-4, 5, (n, h, w, kh, kw, co)))
+    cols = cols.astype(numpy.float32)
+    cols[0, 0, 0] = -0.0  # a pixel whose taps are all -0.0: 0 + (-0.0) is +0.0, as in the channels-last scatter
+    want = fast._scatter_channels_last(cols, stride, pad, outsize)
+    got = fast._scatter_by_phase(cols, stride, pad, outsize)
+    assert got.shape == want.shape == (n, co) + outsize and got.flags.c_contiguous
+    assert got.tobytes() == want.tobytes()
+    if max(kh // stride[0], 1) * max(kw // stride[1], 1) > 1:  # several taps per pixel: the order is visible
+        reversed_taps = fast._scatter_channels_last(cols[:, :, :, ::-1, ::-1], stride, pad, outsize)
+        assert reversed_taps.tobytes() != want.tobytes()
+
+
+def test_a_deconvolution_backward_builds_the_patches_of_gy_once(monkeypatch):
+    """A deconvolution's backward pass builds the patch matrix of gy once, for both gx = conv(gy, W) and gW (twice
+    before session 39); a convolution builds x's in its forward pass and again for gW (nothing held in between)."""
+    calls = []
+    real = fast._patches
+    monkeypatch.setattr(fast, '_patches', lambda *a: calls.append(a[0].shape) or real(*a))
+    rng = numpy.random.RandomState(4)
+    x = chainer.Variable(rng.standard_normal((2, 3, 8, 8)))
+    W = chainer.Variable(rng.standard_normal((4, 3, 4, 4)))
+    y = convolution_2d(x, W, None, 2, 1)
+    assert y.creator.patches is None
+    F.sum(y ** 2).backward()
+    assert calls == [(2, 3, 8, 8), (2, 3, 8, 8)]
+    Wd = chainer.Variable(rng.standard_normal((3, 4, 4, 4)))
+    del calls[:]
+    F.sum(deconvolution_2d(x, Wd, None, 2, 1) ** 2).backward()
+    assert calls == [(2, 4, 16, 16)]
+    for v in (x, W, Wd):
+        assert v.grad is not None
