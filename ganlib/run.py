@@ -78,8 +78,19 @@ def check_out(path, flag='--out'):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise cli.CleanExit('{} {}: cannot create the folder ({} is a file)'.format(flag, path, parent))
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
         raise cli.CleanExit('{} {}: cannot create the folder ({} is not writable)'.format(flag, path, parent))
+
+
+def _can_create_in(folder):
+    """Whether a file can really be made in ``folder`` (a temporary one, removed at once): ``os.access`` says yes to
+    root for pseudo file systems such as /proc, where nothing can be created."""
+    import tempfile
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
 
 
 def check_paths(parser, args):

@@ -104,6 +104,25 @@ def test_an_unwritable_out_is_one_line(tmp_path, monkeypatch, capsys):
     assert not (made / 'new').exists() and os.listdir(str(made)) == []
 
 
+def test_an_out_where_nothing_can_be_created_is_one_line(tmp_path, monkeypatch, capsys):
+    """os.access says yes to root on a pseudo file system (/proc): the parent is also tried with a temporary file,
+    which is gone again; such an --out is one line, exit 2, before any training."""
+    import tempfile
+    made = tmp_path / 'made'
+    made.mkdir()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError('read-only file system')
+    monkeypatch.setattr(tempfile, 'TemporaryFile', refuse)
+    with pytest.raises(SystemExit) as e:
+        train_mog.parse_args(['--out', str(made / 'new')])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and 'is not writable)' in err[0], err
+    monkeypatch.undo()
+    assert train_mog.parse_args(['--out', str(made / 'new')]).out == str(made / 'new')
+    assert os.listdir(str(made)) == []  # the probe file left nothing behind
+
+
 class _Parsed(Exception):
     """Raised in place of parsing: carries the script's finished parser."""
 
