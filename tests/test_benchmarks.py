@@ -242,19 +242,27 @@ def test_stacked_mnist_benchmark_tiny(tmp_path):
     from benchmarks import stacked_mnist_benchmark
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=200, n_test=50)
     report = str(tmp_path / 'stacked_mnist.md')
-    argv = ['--data-dir', data, '--methods', 'dcgan', 'unrolled5', 'pacgan2', '--iterations', '1', '--g-ch', '16',
-            '--d-ch', '2', '--batch-size', '4', '--samples', '200', '--classifier-cache', str(tmp_path / 'cache'),
-            '--runs-dir', str(tmp_path / 'runs'), '--report', report]
+    argv = ['--data-dir', data, '--methods', 'dcgan', 'unrolled5', 'pacgan2-radford', 'dcgan-radford-lr2e-4-z100',
+            '--iterations', '1', '--g-ch', '16', '--d-ch', '2', '--batch-size', '4', '--samples', '200',
+            '--classifier-cache', str(tmp_path / 'cache'), '--runs-dir', str(tmp_path / 'runs'), '--report', report]
     stacked_mnist_benchmark.main(argv)
     text = open(report).read()
     assert '| dcgan |' in text and '| unrolled5 |' in text
     runs = json.load(open(str(tmp_path / 'stacked_mnist_runs.json')))
     assert 1 <= runs['dcgan'][0]['modes'] <= 200 and runs['unrolled5'][0]['iterations'] == 1
-    assert json.load(open(str(tmp_path / 'runs' / 'pacgan2_s0' / 'args.json')))['pack'] == 2
-    assert os.path.isfile(str(tmp_path / 'stacked_mnist' / 'pacgan2_s0.png'))
-    assert '![pacgan2, seed 0](stacked_mnist/pacgan2_s0.png)' in text
+
+    def settings(name):
+        cfg = json.load(open(str(tmp_path / 'runs' / name / 'args.json')))
+        return [cfg[k] for k in ('pack', 'd_noise', 'd_activation', 'init', 'lr', 'z_dim')]
+    # the posts' nets, as the report says; Radford et al.'s with the method's own flag kept; PacGAN's protocol
+    assert settings('dcgan_s0') == [1, 0.3, 'elu', 'normal:0.001', 1e-4, 50]
+    assert 'Gaussian noise of σ 0.3 on its input' in text
+    assert settings('pacgan2-radford_s0') == [2, 0.0, 'leaky_relu', 'normal:0.02', 1e-4, 50]
+    assert settings('dcgan-radford-lr2e-4-z100_s0') == [1, 0.0, 'leaky_relu', 'normal:0.02', 2e-4, 100]
+    assert os.path.isfile(str(tmp_path / 'stacked_mnist' / 'pacgan2-radford_s0.png'))
+    assert '![pacgan2-radford, seed 0](stacked_mnist/pacgan2-radford_s0.png)' in text
     stacked_mnist_benchmark.main(argv + ['--no-run'])
-    assert 'tabulating finished runs only' in open(report).read() and '| pacgan2 |' in open(report).read()
+    assert 'tabulating finished runs only' in open(report).read() and '| pacgan2-radford |' in open(report).read()
 
 
 def test_stacked_mnist_benchmark_checkpoints_score_the_generator_mid_run(tmp_path):
