@@ -47,6 +47,9 @@ RADFORD = ['--d-noise', '0', '--d-activation', 'leaky_relu', '--init', 'normal:0
 METHODS.update({name + '-radford': flags + RADFORD for name, flags in list(METHODS.items())})
 METHODS.update({'dcgan-no-noise': METHODS['dcgan'] + ['--d-noise', '0'],
                 'dcgan-radford-lr2e-4-z100': METHODS['dcgan-radford'] + ['--lr', '2e-4', '--z-dim', '100']})
+# Radford's nets one change at a time from the posts' nets without input noise: only D's LeakyReLU, only the init.
+METHODS.update({'dcgan-no-noise-leaky': METHODS['dcgan-no-noise'] + ['--d-activation', 'leaky_relu'],
+                'dcgan-no-noise-normal0.02': METHODS['dcgan-no-noise'] + ['--init', 'normal:0.02']})
 
 
 def epoch_length(args):

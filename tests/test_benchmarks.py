@@ -243,6 +243,7 @@ def test_stacked_mnist_benchmark_tiny(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=200, n_test=50)
     report = str(tmp_path / 'stacked_mnist.md')
     argv = ['--data-dir', data, '--methods', 'dcgan', 'unrolled5', 'pacgan2-radford', 'dcgan-radford-lr2e-4-z100',
+            'dcgan-no-noise-leaky', 'dcgan-no-noise-normal0.02',
             '--iterations', '1', '--g-ch', '16', '--d-ch', '2', '--batch-size', '4', '--samples', '200',
             '--classifier-cache', str(tmp_path / 'cache'), '--runs-dir', str(tmp_path / 'runs'), '--report', report]
     stacked_mnist_benchmark.main(argv)
@@ -259,6 +260,9 @@ def test_stacked_mnist_benchmark_tiny(tmp_path):
     assert 'Gaussian noise of σ 0.3 on its input' in text
     assert settings('pacgan2-radford_s0') == [2, 0.0, 'leaky_relu', 'normal:0.02', 1e-4, 50]
     assert settings('dcgan-radford-lr2e-4-z100_s0') == [1, 0.0, 'leaky_relu', 'normal:0.02', 2e-4, 100]
+    # the ablations between the two: one of Radford's changes each, on the posts' nets without input noise
+    assert settings('dcgan-no-noise-leaky_s0') == [1, 0.0, 'leaky_relu', 'normal:0.001', 1e-4, 50]
+    assert settings('dcgan-no-noise-normal0.02_s0') == [1, 0.0, 'elu', 'normal:0.02', 1e-4, 50]
     assert os.path.isfile(str(tmp_path / 'stacked_mnist' / 'pacgan2-radford_s0.png'))
     assert '![pacgan2-radford, seed 0](stacked_mnist/pacgan2-radford_s0.png)' in text
     stacked_mnist_benchmark.main(argv + ['--no-run'])
