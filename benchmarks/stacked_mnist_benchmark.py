@@ -252,7 +252,8 @@ def main(argv=None):
             parts = earlier_parts(out) + [m]
             results.append(dict(modes=ev['modes'], kl=ev['kl'], wall_time_s=sum(p['wall_time_s'] for p in parts),
                                 ms_per_iteration=m['ms_per_iteration'], iterations=m['iterations'], seed=seed,
-                                parts=[dict(iterations=p['iterations'], resumed_from=snapshot_name(p.get('resumed_from')),
+                                parts=[dict(iterations=p['iterations'],
+                                            resumed_from=snapshot_name(p.get('resumed_from')),
                                             wall_time_s=p['wall_time_s'],
                                             ms_per_iteration=p['ms_per_iteration']) for p in parts],
                                 checkpoints={k: dict(modes=v['modes'], kl=v['kl']) for k, v in scores.items()}))

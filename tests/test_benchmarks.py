@@ -131,7 +131,6 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
     assert '| 20 | {} | paper | plain |'.format(n_unl) in open(report).read()
 
 
-
 def test_mnist_ssl_benchmark_snapshots_and_an_interrupted_run_resumes(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=400)
     runs = tmp_path / 'runs'
@@ -149,6 +148,7 @@ def test_mnist_ssl_benchmark_snapshots_and_an_interrupted_run_resumes(tmp_path):
     assert resumed['resumed_from'].endswith('snapshot_iter_14') and resumed['iterations'] == 16
     for key in ('test_accuracy', 'validation_accuracy'):
         assert resumed[key] == reference[key], key
+
 
 def test_mnist_ssl_benchmark_unlabelled_counts_are_a_grid_axis(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=400)
@@ -421,6 +421,7 @@ def test_lsgan_mnist_benchmark_counts_a_resumed_runs_time_before_its_snapshot(tm
     assert run['epochs'] == [1, 2, 3] and run['iterations'] == 6
     assert 1000 < run['wall_time_s'] <= 1000 + segment
 
+
 def test_lsgan_mnist_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
     """Re-tabulating after a run folder was deleted keeps that run's row, curve and grid from the earlier
     _runs.json; a run of another length is not mixed in, and nothing is kept when there was no earlier report."""
@@ -624,8 +625,8 @@ def test_progressive_benchmark_bad_flag_values_are_one_line_errors(tmp_path):
                            (['--phase-images', '0'], '--phase-images'),
                            (['--runs-dir', str(a_file / 'runs')], '--runs-dir'),
                            (['--report', str(a_file / 'r.md')], '--report')):
-        proc = run_cli('benchmarks/progressive_benchmark.py', '--data-dir', data, '--runs-dir', runs, '--report', report,
-                       *extra)
+        proc = run_cli('benchmarks/progressive_benchmark.py', '--data-dir', data, '--runs-dir', runs,
+                       '--report', report, *extra)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], (extra, proc.stderr)
         assert not os.path.exists(runs) and not os.path.exists(report)
@@ -708,8 +709,8 @@ def test_gpu_check_dry_run_on_the_cpu(tmp_path, capsys, monkeypatch):
     data = make_tiny_mnist(str(tmp_path / 'data'))
     report = str(tmp_path / 'gpu.md')
     argv = ['--data-dir', data, '--device', 'cpu', '--quick', '--iterations', '2', '--time-iterations', '2',
-            '--only', 'mog-unrolled5', 'ssl-paper', 'dcgan64', 'stylegan64', 'conditional32', '--out', str(tmp_path / 'runs'),
-            '--report', report]
+            '--only', 'mog-unrolled5', 'ssl-paper', 'dcgan64', 'stylegan64', 'conditional32',
+            '--out', str(tmp_path / 'runs'), '--report', report]
     assert gpu_check.main(argv) == 0, capsys.readouterr().out
     text = open(report).read()
     for name in ('mog-unrolled5', 'ssl-paper', 'dcgan64', 'stylegan64', 'conditional32'):
