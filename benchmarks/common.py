@@ -39,11 +39,12 @@ def run_jobs(jobs, n_jobs, time_limit=0):
 
 
 def mean_std(values, fmt):
-    """'mean ± std' over seeds; a single value alone (it has no spread to show)."""
+    """'mean ± std' over seeds; a single value alone (it has no spread to show).  A signed ``fmt`` ('{:+.1f}')
+    signs the mean only."""
     values = numpy.asarray(values, dtype=float)
     if values.size == 1:
         return fmt.format(values[0])
-    return (fmt + ' ± ' + fmt).format(values.mean(), values.std())
+    return (fmt + ' ± ' + fmt.replace('+', '')).format(values.mean(), values.std())
 
 
 def display_command(cmd):

@@ -62,6 +62,7 @@ TARGETS = {  # PacGAN Table 1 (best published: PacGAN4) — modes, HQ %, reverse
 
 
 SCORED = ('modes', 'hq', 'rev_kl', 'rev_kl_hq', 'balanced_hq')
+LATE = 'late_balanced_hq'  # a run's late_change() of balanced HQ, kept in _runs.json beside its scores
 
 
 def z_dims_for(method, args):
@@ -81,6 +82,18 @@ SLOWEST = ('minibatch', 'unrolled', 'wgan', 'lsgan', 'feature')
 def slowest_first(name):
     """Sort key: the costliest methods first (longest-processing-time order keeps both cores busy to the end)."""
     return next((k for k, w in enumerate(SLOWEST) if w in name), len(SLOWEST)), name
+
+
+def late_change(log, key='eval/balanced_hq', window=0.1):
+    """How far a curve still moved in the run's last quarter: the mean of ``key`` over the last ``window`` of the
+    logged epochs minus its mean over the ``window`` that ends three quarters of the way through.  About 0 for a
+    curve that has flattened; None for a log too short to have both windows apart (under 4 epochs)."""
+    values = [e[key] for e in log if key in e]
+    if len(values) < 4:
+        return None
+    w = max(1, int(round(window * len(values))))
+    q = int(round(0.75 * len(values)))
+    return float(numpy.mean(values[-w:]) - numpy.mean(values[q - w:q]))
 
 
 def run_name(dataset, z, method, seed):
@@ -111,6 +124,11 @@ def summarize(args, runs_dir, earlier=None):
                         full = json.load(open(path))
                         ms.append(dict(full, seed=seed, **{k: v for k, v in metrics_of(method, full).items()
                                                            if k in SCORED}))
+                        log = os.path.join(os.path.dirname(path), 'log')
+                        late = None if method.startswith('truncation') or not os.path.isfile(log) else \
+                            late_change(json.load(open(log)))
+                        if late is not None:
+                            ms[-1][LATE] = late
                         continue
                     old = next((e for e in (earlier or {}).get(key, []) if e.get('seed') == seed and
                                 e.get('iterations') == iterations), None)
@@ -119,15 +137,16 @@ def summarize(args, runs_dir, earlier=None):
                         kept.append(run_name(dataset, z, method, seed))
                 if not ms:
                     continue
-                raw[key] = [{k: m[k] for k in SCORED + ('seed', 'wall_time_s', 'ms_per_iteration', 'iterations')
-                             if k in m} for m in ms]
+                raw[key] = [{k: m[k] for k in SCORED + (LATE, 'seed', 'wall_time_s', 'ms_per_iteration',
+                                                        'iterations') if k in m} for m in ms]
 
                 def col(key, fmt, scale=1.0):  # runs made before the sharper metrics have none: '–'
                     values = [scale * m[key] for m in ms if key in m]
                     return mean_std(values, fmt) if len(values) == len(ms) else '–'
-                rows.append('| {} | {} | {} | {} / {} | {} | {} | {} | {} | {:.1f} | {:.0f} |'.format(
+                rows.append('| {} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.1f} | {:.0f} |'.format(
                     dataset, z, method, col('modes', '{:.1f}'), N_MODES[dataset], col('hq', '{:.1f}', 100),
                     col('rev_kl', '{:.3f}'), col('rev_kl_hq', '{:.3f}'), col('balanced_hq', '{:.1f}', 100),
+                    col(LATE, '{:+.1f}', 100),
                     numpy.mean([m['ms_per_iteration'] for m in ms]), numpy.mean([m['wall_time_s'] for m in ms])) +
                     ' {} |'.format(len(ms)))
     return rows, raw, kept
@@ -235,6 +254,10 @@ Networks and optimiser of the unrolled post (G z → 128 → 128 → 2, D 2 → 
 HeNormal(0.8), Adam 1e-3 β1 0.5, batch 100), {iters} generator iterations ({epochs} epochs × {ipe}) —
 the post ran 100,000 — and seeds {seeds}.  Values are mean ± std over the {n_seeds} seeds;
 `s / 1,000 it` (= ms per iteration) and `wall s` are per run (one process, one core).
+Has the curve flattened? `Δ bal. HQ, last ¼` = balanced HQ averaged over the last tenth of the epochs minus its
+average over the tenth that ends at three quarters of the run, in points, from each run's per-epoch log (2,500
+samples an epoch): about 0 when flat, positive while still climbing; '–' for a truncation row (its training and
+per-epoch scores are the plain GAN's) or a run without its log.
 
 Methods (extra flags of `train_mog.py`):
 {methods}
@@ -253,8 +276,8 @@ Self-attention needs feature maps, so it is an option of the image models only.
 
 One run, for example: `{example}`
 
-| data | z | method | modes | HQ % | reverse KL | rev-KL (HQ) | balanced HQ % | s / 1,000 it | wall s | seeds |
-|---|---|---|---|---|---|---|---|---|---|---|
+| data | z | method | modes | HQ % | reverse KL | rev-KL (HQ) | balanced HQ % | Δ bal. HQ, last ¼ | s / 1,000 it | wall s | seeds |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
 Best published (PacGAN Table 1, PacGAN4, much longer training): ring 7.9 modes / 95.6 % HQ / 0.07;

@@ -76,6 +76,24 @@ def test_mog_sweep_starts_with_its_costliest_runs():
                        for _ in range(4)]
 
 
+def test_late_change_is_the_last_tenth_minus_the_tenth_ending_at_three_quarters():
+    late = mog_benchmark.late_change
+    log = [{'epoch': i + 1, 'eval/balanced_hq': i * i / 1000.0} for i in range(20)]
+    log.insert(5, {'epoch': 5, 'dis/loss': 0.7})  # entries without the key are not epochs of the curve
+    # 20 epochs: the last two (i = 18, 19) minus the two before three quarters (i = 13, 14)
+    assert late(log) == pytest.approx((18 ** 2 + 19 ** 2 - 13 ** 2 - 14 ** 2) / 2000.0)
+    assert late([{'eval/balanced_hq': float(i)} for i in range(100)]) == pytest.approx(94.5 - 69.5)
+    assert late([{'eval/balanced_hq': 0.4}] * 30) == 0.0
+    assert late([{'eval/hq': 1.0 * i} for i in range(8)], key='eval/hq') == pytest.approx(7 - 5)
+    assert late([{'eval/balanced_hq': 0.1}] * 3) is None
+
+
+def test_mean_std_signs_only_the_mean():
+    from benchmarks.common import mean_std
+    assert mean_std([0.01, 0.03], '{:+.1f}') == '+0.0 ± 0.0'
+    assert mean_std([1.0, 3.0], '{:+.1f}') == '+2.0 ± 1.0' and mean_std([-1.0, -3.0], '{:+.1f}') == '-2.0 ± 1.0'
+
+
 def test_mog_benchmark_curves_and_an_interrupted_run_resumes(tmp_path):
     import matplotlib.image
     report = str(tmp_path / 'mog.md')
@@ -103,6 +121,16 @@ def test_mog_benchmark_curves_and_an_interrupted_run_resumes(tmp_path):
     text = open(report).read()
     assert '--no-run: tabulated the finished runs' in text and '| ring | 4 | vanilla |' in text
     assert [line for line in text.splitlines() if line.startswith('| ring | 4 | vanilla |')][0].endswith(' 1 |')
+    # the last-quarter change of balanced HQ: from the run's own log (4 epochs: the 4th minus the 3rd), '–' for the
+    # truncation row, whose per-epoch scores are the plain GAN's
+    log = [e['eval/balanced_hq'] for e in json.load(open(str(run / 'log')))]
+    row = [line for line in text.splitlines() if line.startswith('| ring | 4 | vanilla |')][0].split(' | ')
+    assert row[8] == '{:+.1f}'.format(100 * (log[3] - log[2]))
+    assert [line for line in text.splitlines() if line.startswith('| ring | 4 | truncation-1 |')][0].split(' | ')[8] \
+        == '–'
+    runs_json = json.load(open(str(tmp_path / 'mog_runs.json')))
+    assert runs_json['ring/z4/vanilla'][0]['late_balanced_hq'] == log[3] - log[2]
+    assert 'late_balanced_hq' not in runs_json['ring/z4/truncation-1'][0]
 
 
 def test_mnist_ssl_benchmark_tiny(tmp_path):
