@@ -170,23 +170,32 @@ def first_run(runs_dir, dataset, z, method, seeds):
             os.path.join(runs_dir, run_name(dataset, z, method, seed)))
 
 
-def figures(args, runs_dir, out_dir, stem):
+def figures(args, runs_dir, out_dir, stem, tabulated):
     """Per (data, z): the KDE rows of the first seed that has a run folder and the metric curves (not for the
-    truncation methods, whose training and per-epoch scores are the plain GAN's) → the figures' paths."""
-    paths = []
+    truncation methods, whose training and per-epoch scores are the plain GAN's) → (the figures' paths, notes).
+    A figure is not redrawn when a method ``tabulated`` (its row kept from the earlier records) has no run folder
+    left: redrawing would drop its row, so the earlier file stays, and a note says so."""
+    paths, notes = [], []
     for dataset in args.datasets:
         for z in sorted(set(args.z_dims) | set(args.toolbox_z_dims), reverse=True):
             methods = [m for m in args.methods if z in z_dims_for(m, args)]
+            gone = [m for m in methods if '{}/z{}/{}'.format(dataset, z, m) in tabulated and not logs_of(
+                runs_dir, dataset, z, m, args.seeds)]
             runs = [first_run(runs_dir, dataset, z, method, args.seeds) for method in methods]
             name = '{}_{}_z{}'.format(stem, dataset, z)
             curves = [(m, logs_of(runs_dir, dataset, z, m, args.seeds)) for m in methods
                       if not m.startswith('truncation')]
-            for path in (kde_figure(runs, os.path.join(out_dir, name + '.png')),
-                         mode_curves(curves, os.path.join(out_dir, name + '_curves.png'), CURVES,
-                                     ' ({} z={})'.format(dataset, z))):
-                if path:
-                    paths.append(path)
-    return paths
+            kept = [os.path.join(out_dir, name + suffix) for suffix in ('.png', '_curves.png')]
+            kept = [p for p in kept if gone and os.path.isfile(p)]
+            drawn = [] if kept else [kde_figure(runs, os.path.join(out_dir, name + '.png')),
+                                     mode_curves(curves, os.path.join(out_dir, name + '_curves.png'), CURVES,
+                                                 ' ({} z={})'.format(dataset, z))]
+            paths += kept + [p for p in drawn if p]
+            if kept:
+                notes.append('{} not redrawn: the run folders of {} are gone (runs made since are not in {}).'.format(
+                    ' and '.join('`{}`'.format(os.path.basename(p)) for p in kept), ', '.join(gone),
+                    'them' if len(kept) > 1 else 'it'))
+    return paths, notes
 
 
 def main(argv=None):
@@ -222,7 +231,7 @@ def main(argv=None):
     require_finished(rows, args.runs_dir)
     out_dir = os.path.dirname(os.path.abspath(args.report))
     stem = os.path.splitext(os.path.basename(args.report))[0]
-    figs = figures(args, args.runs_dir, out_dir, stem)
+    figs, notes = figures(args, args.runs_dir, out_dir, stem, raw)
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), raw)
     example = display_command(command('ring', 256, 'unrolled5', 0, args, 'result/bench_mog/ring_z256_unrolled5_s0'))
     write_report(args.report, REPORT.format(
@@ -236,7 +245,7 @@ def main(argv=None):
         toolbox_z=', '.join(map(str, args.toolbox_z_dims)),
         argv=' '.join(argv if argv is not None else sys.argv[1:]), example=example,
         methods='\n'.join('- `{}`: `{}`'.format(k, ' '.join(v)) for k, v in METHODS.items() if k in args.methods),
-        figures='\n'.join('![{0}]({0})'.format(os.path.basename(f)) for f in figs)))
+        figures='\n'.join(notes + [''] * bool(notes) + ['![{0}]({0})'.format(os.path.basename(f)) for f in figs])))
     print('wrote', args.report)
 
 

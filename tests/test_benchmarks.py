@@ -66,6 +66,16 @@ def test_mog_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
     mog_benchmark.main(argv + ['--no-run', '--iterations-per-epoch', '6'])
     assert 'kept from' not in open(report).read()
     assert [r['seed'] for r in json.load(open(runs_json))['ring/z4/vanilla']] == [1]
+    # no folder of the row left: its figures are not redrawn without it, and the report says so
+    figures = [str(tmp_path / 'results' / name) for name in ('tb_ring_z4.png', 'tb_ring_z4_curves.png')]
+    drawn = [open(f, 'rb').read() for f in figures]
+    shutil.rmtree(str(tmp_path / 'runs' / 'ring_z4_vanilla_s1'))
+    mog_benchmark.main(argv + ['--no-run'])
+    text = open(report).read()
+    assert [line for line in text.splitlines(True) if line.startswith('| ring | 4 | vanilla |')] != []
+    assert [open(f, 'rb').read() for f in figures] == drawn
+    assert '`tb_ring_z4.png` and `tb_ring_z4_curves.png` not redrawn: the run folders of vanilla are gone' in text
+    assert '![tb_ring_z4.png](tb_ring_z4.png)' in text and '![tb_ring_z4_curves.png](tb_ring_z4_curves.png)' in text
 
 
 def test_mog_sweep_starts_with_its_costliest_runs():
