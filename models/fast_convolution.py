@@ -35,7 +35,7 @@ def _patches(x, kh, kw, sy, sx, ph, pw):
     """(N·Ho·Wo, kh·kw·C) patch matrix of the zero-padded x (N, C, H, W), channels last, and (Ho, Wo)."""
     n, c, h, w = x.shape
     padded = numpy.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
-    padded[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+    _channels_last(x, padded[:, ph:ph + h, pw:pw + w, :])
     ho, wo = (h + 2 * ph - kh) // sy + 1, (w + 2 * pw - kw) // sx + 1
     s0, s1, s2, s3 = padded.strides
     view = as_strided(padded, (n, ho, wo, kh, kw, c), (s0, s1 * sy, s2 * sx, s1, s2, s3), writeable=False)
@@ -45,7 +45,35 @@ def _patches(x, kh, kw, sy, sx, ph, pw):
 def _rows(a):
     """(N, C, H, W) → (N·H·W, C) matrix, channels last."""
     n, c, h, w = a.shape
-    return a.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+    return _channels_last(a, numpy.empty((n, h, w, c), dtype=a.dtype)).reshape(n * h * w, c)
+
+
+# One L1 way's span on x86 cores (the 4K-aliasing period): addresses this far apart share a cache set.
+_ALIAS_BYTES = 4096
+
+
+def _aliases(x):
+    """True when gathering one pixel's channels of x (N, C, H, W) thrashes one L1 set: more channels than the
+    8 ways of an L1 set, at a channel stride that is a multiple of 4 KiB (every 32 × 32 or 64 × 64 float32 map)."""
+    stride = abs(x.strides[1])
+    return x.shape[1] > 8 and stride >= _ALIAS_BYTES and stride % _ALIAS_BYTES == 0
+
+
+def _channels_last(x, out):
+    """``out[...] = x.transpose(0, 2, 3, 1)`` for x (N, C, H, W) and out (N, H, W, C); returns out.
+
+    A copy, so the bytes are the same whichever way it runs.  When :func:`_aliases`, x is first copied to a buffer
+    whose channels are one cache line further apart, then transposed from there: 2× faster on the (64, 64, 32, 32)
+    maps of a DCGAN 64 × 64, slower where nothing aliases (results/speed.md, session 46)."""
+    if _aliases(x):
+        n, c, h, w = x.shape
+        item = x.dtype.itemsize
+        buf = numpy.empty((n, c, h * w + 64 // item), dtype=x.dtype)
+        skewed = as_strided(buf, (n, c, h, w), (buf.strides[0], buf.strides[1], w * item, item))
+        skewed[...] = x
+        x = skewed
+    out[...] = x.transpose(0, 2, 3, 1)
+    return out
 
 
 def _conv(x, W, stride, pad):

@@ -16,6 +16,7 @@ CASES = [  # n, c, h, w, out, k, stride, pad
     (3, 2, 5, 7, 2, 2, 3, 0),   # stride 3, no pad, non-square
     (2, 3, 4, 3, 6, 4, 2, 1),   # more output channels than columns: the deconvolution's channels-last scatter
     (2, 5, 3, 5, 8, 3, 1, 2),   # stride 1, pad wider than the kernel's reach
+    (2, 9, 16, 32, 10, 4, 2, 1),  # 9 and 10 channels 4 KiB apart (float64 16 x 32): the skewed channels-last copy
 ]
 
 
@@ -158,3 +159,42 @@ def test_a_deconvolution_backward_builds_the_patches_of_gy_once(monkeypatch):
     assert calls == [(2, 4, 16, 16)]
     for v in (x, W, Wd):
         assert v.grad is not None
+
+
+def _random_bits(shape, dtype, seed):
+    """Arrays of ``dtype`` whose bytes are random: NaNs with payloads, infinities, −0.0 and subnormals included."""
+    raw = numpy.random.RandomState(seed).randint(0, 256, size=int(numpy.prod(shape)) * numpy.dtype(dtype).itemsize)
+    return raw.astype(numpy.uint8).view(dtype).reshape(shape)
+
+
+@pytest.mark.parametrize('shape, dtype, aliases', [
+    ((3, 16, 32, 32), numpy.float32, True),    # channels 4 KiB apart
+    ((2, 9, 64, 64), numpy.float32, True),     # 16 KiB apart, the fewest channels that alias
+    ((2, 8, 32, 32), numpy.float32, False),    # 8 channels fit the 8 ways of an L1 set
+    ((2, 3, 64, 64), numpy.float32, False),    # an RGB image
+    ((2, 32, 16, 16), numpy.float32, False),   # 1 KiB apart
+    ((2, 12, 16, 32), numpy.float64, True),
+    ((2, 12, 32, 32), numpy.float16, False),   # 2 KiB apart
+])
+@pytest.mark.parametrize('layout', ['contiguous', 'sliced', 'padded out'])
+def test_channels_last_copies_every_byte(shape, dtype, aliases, layout):
+    """fast._channels_last is x.transpose(0, 2, 3, 1) byte for byte on either of its two paths, from a sliced x
+    (channel stride kept, rows shorter) and into the interior of a zero-padded buffer (as ``_patches`` uses it)."""
+    x = _random_bits(shape, dtype, seed=sum(shape))
+    if layout == 'sliced':
+        x = x[:, :, 1:, :-1]
+    assert fast._aliases(x) is aliases
+    want = numpy.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    n, c, h, w = x.shape
+    if layout == 'padded out':
+        padded = numpy.zeros((n, h + 2, w + 3, c), dtype=dtype)
+        got = fast._channels_last(x, padded[:, 1:h + 1, 2:w + 2, :])
+        assert got.base is padded or numpy.shares_memory(got, padded)
+        rim = numpy.ones(padded.shape, bool)
+        rim[:, 1:h + 1, 2:w + 2, :] = False
+        assert not padded.view(numpy.uint8).reshape(padded.shape + (-1,))[rim].any()
+        got = padded[:, 1:h + 1, 2:w + 2, :]
+    else:
+        got = fast._channels_last(x, numpy.empty((n, h, w, c), dtype=dtype))
+    assert got.shape == want.shape
+    assert numpy.ascontiguousarray(got).tobytes() == want.tobytes()
