@@ -162,16 +162,19 @@ def logs_of(runs_dir, dataset, z, method, seeds):
 
 
 def first_run(runs_dir, dataset, z, method, seeds):
-    """(KDE label, folder) of the first seed whose run folder exists (the label names a seed other than the
-    first); the first seed's folder when none does."""
+    """(KDE label, folder) of the first seed whose run has finished (the label names a seed other than the
+    first), as the table counts only finished runs; None when none has (a run still training would be drawn at
+    its last saved epoch under the finished rows' epoch titles)."""
     seed = next((s for s in seeds if os.path.isfile(os.path.join(runs_dir, run_name(dataset, z, method, s),
-                                                                 'args.json'))), seeds[0])
+                                                                 'metrics.json'))), None)
+    if seed is None:
+        return None
     return (method if seed == seeds[0] else '{}, seed {}'.format(method, seed),
             os.path.join(runs_dir, run_name(dataset, z, method, seed)))
 
 
 def figures(args, runs_dir, out_dir, stem, tabulated):
-    """Per (data, z): the KDE rows of the first seed that has a run folder and the metric curves (not for the
+    """Per (data, z): the KDE rows of the first seed that has finished and the metric curves (not for the
     truncation methods, whose training and per-epoch scores are the plain GAN's) → (the figures' paths, notes).
     A figure is not redrawn when a method ``tabulated`` (its row kept from the earlier records) has no run folder
     left: redrawing would drop its row, so the earlier file stays, and a note says so."""
@@ -181,7 +184,7 @@ def figures(args, runs_dir, out_dir, stem, tabulated):
             methods = [m for m in args.methods if z in z_dims_for(m, args)]
             gone = [m for m in methods if '{}/z{}/{}'.format(dataset, z, m) in tabulated and not logs_of(
                 runs_dir, dataset, z, m, args.seeds)]
-            runs = [first_run(runs_dir, dataset, z, method, args.seeds) for method in methods]
+            runs = [r for r in (first_run(runs_dir, dataset, z, m, args.seeds) for m in methods) if r]
             name = '{}_{}_z{}'.format(stem, dataset, z)
             curves = [(m, logs_of(runs_dir, dataset, z, m, args.seeds)) for m in methods
                       if not m.startswith('truncation')]

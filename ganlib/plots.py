@@ -72,6 +72,7 @@ def plot_kde_rows(rows, path, extent=4.0, means=None, panel_size=1.8):
     if not rows or not any(panels for _, panels in rows):
         raise ValueError('nothing to plot: no samples')
     n_cols = max(len(panels) for _, panels in rows)
+    shared_titles = len(set(tuple(title for title, _ in panels) for _, panels in rows)) == 1  # else title each row
     label_width = 0.8 if all('\n' not in label for label, _ in rows) else 2.2  # settings labels read across
     fig, axes = plt.subplots(len(rows), n_cols, figsize=(panel_size * n_cols + label_width, panel_size * len(rows)),
                              squeeze=False)
@@ -83,7 +84,7 @@ def plot_kde_rows(rows, path, extent=4.0, means=None, panel_size=1.8):
                 continue
             title, samples = panels[c]
             kde_panel(ax, samples, extent, means)
-            if r == 0 or len(set(len(p) for _, p in rows)) > 1:
+            if r == 0 or not shared_titles:
                 ax.set_title(title, fontsize=8)
         if '\n' in label:
             axes[r][0].set_ylabel(label, fontsize=7, rotation=0, ha='right', va='center', labelpad=6)

@@ -62,6 +62,15 @@ def test_mog_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
     assert os.path.isfile(str(tmp_path / 'results' / 'tb_ring_z4.png'))
     assert mog_benchmark.first_run(str(tmp_path / 'runs'), 'ring', 4, 'vanilla', [0, 1]) == (
         'vanilla, seed 1', str(tmp_path / 'runs' / 'ring_z4_vanilla_s1'))
+    # a seed still training (a folder with samples, no metrics.json) is not drawn: the table does not count it
+    unfinished = str(tmp_path / 'runs' / 'ring_z4_vanilla_s0')
+    shutil.copytree(str(tmp_path / 'runs' / 'ring_z4_vanilla_s1'), unfinished)
+    os.remove(os.path.join(unfinished, 'metrics.json'))
+    assert os.listdir(os.path.join(unfinished, 'samples'))
+    assert mog_benchmark.first_run(str(tmp_path / 'runs'), 'ring', 4, 'vanilla', [0, 1]) == (
+        'vanilla, seed 1', str(tmp_path / 'runs' / 'ring_z4_vanilla_s1'))
+    assert mog_benchmark.first_run(str(tmp_path / 'runs'), 'ring', 4, 'vanilla', [0]) is None
+    shutil.rmtree(unfinished)
     # another length: the earlier 3-iteration record of seed 0 is not a 6-iteration run
     mog_benchmark.main(argv + ['--no-run', '--iterations-per-epoch', '6'])
     assert 'kept from' not in open(report).read()

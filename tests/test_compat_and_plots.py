@@ -74,6 +74,23 @@ def test_kde_figure_rows(tmp_path):
         plot_kde_rows([], str(tmp_path / 'g.png'))
 
 
+def test_kde_figure_titles_every_row_whose_epochs_differ(tmp_path, monkeypatch):
+    """Rows of as many panels but other epochs (a run stopped early, another --epochs) get their own titles; rows
+    with the same epochs share the top row's."""
+    import matplotlib.axes
+    titles = []
+    monkeypatch.setattr(matplotlib.axes.Axes, 'set_title', lambda ax, text, **kw: titles.append(text))
+    rng = numpy.random.RandomState(1)
+
+    def row(label, epochs):
+        return label, [('epoch {}'.format(e), rng.randn(200, 2)) for e in epochs]
+    plot_kde_rows([row('a', [0, 50, 100]), row('b', [0, 50, 100])], str(tmp_path / 'same.png'))
+    assert titles == ['epoch 0', 'epoch 50', 'epoch 100']
+    del titles[:]
+    plot_kde_rows([row('a', [0, 50, 100]), row('b', [0, 10, 25])], str(tmp_path / 'other.png'))
+    assert titles == ['epoch 0', 'epoch 50', 'epoch 100', 'epoch 0', 'epoch 10', 'epoch 25']
+
+
 def test_epoch_schedules():
     assert sample_epochs(20, 5) == [1, 5, 10, 15, 20]
     assert sample_epochs(3, 5) == [1, 3]
