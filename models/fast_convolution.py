@@ -5,7 +5,9 @@ transposes copy the patch matrix again; its deconvolution scatters back through 
 Here the zero-padded input is copied once to NHWC, the (N, Ho, Wo, kh, kw, C) patches are a strided view of it
 (``numpy.lib.stride_tricks.as_strided``), and that view reshaped to (N·Ho·Wo, kh·kw·C) is multiplied with the
 weights reshaped to match: one GEMM per convolution, weight gradient and deconvolution.  The scatter of a
-deconvolution adds kh·kw strided slices of contiguous channels.
+deconvolution (col2im) adds its kh·kw taps onto zeros in (i, j) order, in one of three layouts that give the same
+bits: per output phase for few output channels, per block of stride-sized taps for kernels a multiple of the
+stride, tap by tap otherwise.
 
 The three operations are FunctionNodes whose backward passes are written with one another, as Chainer's own
 are, so gradients of gradients (WGAN-GP's penalty on an image critic) work:
@@ -89,7 +91,12 @@ def _deconv(x, W, stride, pad, outsize):
     ci, co, kh, kw = W.shape
     n, _, h, w = x.shape
     cols = _rows(x).dot(W.transpose(0, 2, 3, 1).reshape(ci, -1)).reshape(n, h, w, kh, kw, co)
-    scatter = _scatter_by_phase if co < w else _scatter_channels_last
+    if co < w:
+        scatter = _scatter_by_phase
+    elif kh % stride[0] == 0 and kw % stride[1] == 0:
+        scatter = _scatter_tap_blocks
+    else:
+        scatter = _scatter_channels_last
     return scatter(cols, stride, pad, outsize)
 
 
@@ -112,6 +119,40 @@ def _scatter_channels_last(cols, stride, pad, outsize):
             out[:, i:i + sy * h:sy, j:j + sx * w:sx, :] += cols[:, :, :, i, j, :]
     out = out[:, ph:ph + outsize[0], pw:pw + outsize[1], :]
     return numpy.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+# Output bytes of the images that :func:`_scatter_tap_blocks` accumulates at a time: one core's L2 here (512 KiB),
+# so that their kh·kw/(sy·sx) passes of adds stay in cache (results/speed.md, session 47).
+_SCATTER_CHUNK_BYTES = 512 * 1024
+
+
+def _scatter_tap_blocks(cols, stride, pad, outsize):
+    """:func:`_scatter_channels_last`, the same additions in the same order, for kernels a multiple of the stride.
+
+    Tap i = sy·a + py of input row y lands on padded row sy·(y + a) + py.  With the padded output viewed as
+    (N, Hp/sy, sy, Wp/sx, sx, Co), the sy·sx taps of one block (a, b), one per phase (py, px), are therefore ONE
+    strided add whose innermost run is sx·Co contiguous values instead of Co: kh·kw/(sy·sx) passes instead of kh·kw.
+    An output pixel receives only its own phase's taps, in (a, b) order, which is their (i, j) order, onto zeros:
+    every value is the same sum in the same order, bit for bit.  Images go in groups whose output fits in one
+    L2 (``_SCATTER_CHUNK_BYTES``); each group is summed, then copied to NCHW while it is still in cache.
+    """
+    n, h, w, kh, kw, co = cols.shape
+    (sy, sx), (ph, pw) = stride, pad
+    hp, wp = _padded_size(cols, stride, pad, outsize)
+    hq, wq = -(-hp // sy), -(-wp // sx)
+    # (N, H, sy, W, sx, kh/sy, kw/sx, Co): [n, y, py, x, px, a, b] is tap (sy·a + py, sx·b + px) of pixel (y, x)
+    taps = cols.reshape(n, h, w, kh // sy, sy, kw // sx, sx, co).transpose(0, 1, 4, 2, 6, 3, 5, 7)
+    out = numpy.empty((n, co) + tuple(outsize), dtype=cols.dtype)
+    step = max(1, _SCATTER_CHUNK_BYTES // (hq * sy * wq * sx * co * cols.itemsize))
+    for s in range(0, n, step):
+        part = taps[s:s + step]
+        acc = numpy.zeros((len(part), hq, sy, wq, sx, co), dtype=cols.dtype)
+        for a in range(kh // sy):
+            for b in range(kw // sx):
+                acc[:, a:a + h, :, b:b + w] += part[:, :, :, :, :, a, b]
+        acc = acc.reshape(len(part), hq * sy, wq * sx, co)
+        out[s:s + step] = acc[:, ph:ph + outsize[0], pw:pw + outsize[1]].transpose(0, 3, 1, 2)
+    return out
 
 
 def _scatter_by_phase(cols, stride, pad, outsize):

@@ -17,6 +17,7 @@ CASES = [  # n, c, h, w, out, k, stride, pad
     (2, 3, 4, 3, 6, 4, 2, 1),   # more output channels than columns: the deconvolution's channels-last scatter
     (2, 5, 3, 5, 8, 3, 1, 2),   # stride 1, pad wider than the kernel's reach
     (2, 9, 16, 32, 10, 4, 2, 1),  # 9 and 10 channels 4 KiB apart (float64 16 x 32): the skewed channels-last copy
+    (2, 3, 3, 2, 5, 3, 2, 1),   # a kernel not a multiple of the stride, Co >= W: the plain channels-last scatter
 ]
 
 
@@ -117,13 +118,25 @@ SCATTERS = [  # n, h, w, kh, kw, co, stride, pad, outsize (None: the default)
     (2, 4, 3, 2, 2, 5, (3, 3), (0, 0), None),   # stride above the kernel: phases with no tap
     (2, 6, 6, 5, 5, 4, (2, 2), (2, 2), None),
     (2, 3, 4, 3, 3, 2, (1, 1), (1, 1), None),
+    (3, 4, 3, 4, 4, 6, (2, 2), (1, 1), None),   # DCGAN's layer with Co >= W
+    (3, 3, 5, 6, 4, 5, (3, 2), (2, 0), (10, 12)),  # kernels 2 and 2 strides long, an outsize past the taps' reach
 ]
+# the other scatters, with the image groups of _scatter_tap_blocks: one group, one image each, groups of 2 (+ 1)
+ALTERNATIVES = [('_scatter_by_phase', None)] + [('_scatter_tap_blocks', images) for images in (None, 1, 2)]
 
 
-@pytest.mark.parametrize('case', SCATTERS)
-def test_both_deconvolution_scatters_add_the_same_terms_in_the_same_order(case):
-    """The phase-grid scatter (few output channels) is the channels-last one bit for bit, -0.0 included, on
-    columns whose sums depend on the order of their terms (reversing the taps changes some of them)."""
+def _tap_blocks_apply(case):
+    n, h, w, kh, kw, co, stride, pad, outsize = case
+    return kh % stride[0] == 0 and kw % stride[1] == 0
+
+
+@pytest.mark.parametrize('case, scatter, images', [
+    (case, scatter, images) for case in SCATTERS for scatter, images in ALTERNATIVES
+    if scatter == '_scatter_by_phase' or _tap_blocks_apply(case)])
+def test_deconvolution_scatters_add_the_same_terms_in_the_same_order(case, scatter, images, monkeypatch):
+    """The phase-grid scatter (few output channels) and the tap-block scatter (kernels a multiple of the stride),
+    in any image groups, are the channels-last one bit for bit, -0.0 included, on columns whose sums depend on the
+    order of their terms (reversing the taps changes some of them)."""
     n, h, w, kh, kw, co, stride, pad, outsize = case
     if outsize is None:
         outsize = (stride[0] * (h - 1) + kh - 2 * pad[0], stride[1] * (w - 1) + kw - 2 * pad[1])
@@ -132,12 +145,33 @@ def test_both_deconvolution_scatters_add_the_same_terms_in_the_same_order(case):
     cols = cols.astype(numpy.float32)
     cols[0, 0, 0] = -0.0  # a pixel whose taps are all -0.0: 0 + (-0.0) is +0.0, as in the channels-last scatter
     want = fast._scatter_channels_last(cols, stride, pad, outsize)
-    got = fast._scatter_by_phase(cols, stride, pad, outsize)
+    if images is not None:  # the bytes of that many images' padded output
+        hp, wp = fast._padded_size(cols, stride, pad, outsize)
+        image = -(-hp // stride[0]) * stride[0] * -(-wp // stride[1]) * stride[1] * co * cols.itemsize
+        monkeypatch.setattr(fast, '_SCATTER_CHUNK_BYTES', images * image)
+    got = getattr(fast, scatter)(cols, stride, pad, outsize)
     assert got.shape == want.shape == (n, co) + outsize and got.flags.c_contiguous
     assert got.tobytes() == want.tobytes()
     if max(kh // stride[0], 1) * max(kw // stride[1], 1) > 1:  # several taps per pixel: the order is visible
         reversed_taps = fast._scatter_channels_last(cols[:, :, :, ::-1, ::-1], stride, pad, outsize)
         assert reversed_taps.tobytes() != want.tobytes()
+
+
+@pytest.mark.parametrize('x_shape, w_shape, picked', [
+    ((2, 4, 3, 3), (4, 6, 4, 4), '_scatter_tap_blocks'),     # Co 6 >= W 3, a 4 x 4 kernel is 2 x 2 strides
+    ((2, 4, 8, 8), (4, 3, 4, 4), '_scatter_by_phase'),       # Co 3 < W 8 (a generator's RGB layer)
+    ((2, 4, 3, 2), (4, 5, 3, 3), '_scatter_channels_last'),  # Co >= W, a 3 x 3 kernel is not whole strides
+    ((2, 4, 3, 2), (4, 5, 4, 3), '_scatter_channels_last'),  # 4 rows are 2 strides, 3 columns are not
+])
+def test_a_deconvolution_picks_its_scatter(x_shape, w_shape, picked, monkeypatch):
+    calls = []
+    for name in ('_scatter_tap_blocks', '_scatter_by_phase', '_scatter_channels_last'):
+        monkeypatch.setattr(fast, name, lambda *a, name=name, real=getattr(fast, name): calls.append(name) or real(*a))
+    rng = numpy.random.RandomState(5)
+    x, W = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    y = deconvolution_2d(x, W, None, 2, 1)
+    assert calls == [picked]
+    numpy.testing.assert_allclose(y.array, F.deconvolution_2d(x, W, None, 2, 1).array, rtol=1e-12, atol=1e-12)
 
 
 def test_a_deconvolution_backward_builds_the_patches_of_gy_once(monkeypatch):
