@@ -11,6 +11,7 @@ import numpy
 import pytest
 from chainer import gradient_check
 
+from ganlib import flat_adam
 from ganlib.flat_adam import FlatAdam
 from ganlib.losses import SoftplusMean, softplus_mean
 from ganlib.regularizers import add_spectral_norm
@@ -211,8 +212,20 @@ def _adam_run(opt_cls, steps, **hyper):
 @pytest.mark.parametrize('hyper', [dict(alpha=1e-2, beta1=0.5),
                                    dict(alpha=1e-2, weight_decay_rate=0.1, eta=0.5),   # θ ← a·θ + b·(step·m)
                                    dict(alpha=numpy.float64(1e-2))])                   # NumPy scalars: no out=
-def test_flat_adam_equals_chainer_adam_bit_for_bit(hyper):
+@pytest.mark.parametrize('chunk', [None, 7, 32])  # the default (one chunk here); 32 parameters in 5 chunks; 1 chunk
+def test_flat_adam_equals_chainer_adam_bit_for_bit(hyper, chunk, monkeypatch):
+    sizes = []
+    if chunk is not None:
+        monkeypatch.setattr(flat_adam, 'CHUNK', chunk)
+        chunk_step = flat_adam._adam_chunk
+
+        def recording_step(theta, *rest):
+            sizes.append(theta.size)
+            chunk_step(theta, *rest)
+        monkeypatch.setattr(flat_adam, '_adam_chunk', recording_step)
     flat_link, flat_opt = _adam_run(FlatAdam, 12, **hyper)
+    if chunk is not None and type(hyper['alpha']) is float:  # 11 in-place steps (the first is Chainer's own)
+        assert sizes == 11 * ([7, 7, 7, 7, 4] if chunk == 7 else [32])
     ref_link, ref_opt = _adam_run(chainer.optimizers.Adam, 12, **hyper)
     assert_same_params(params(flat_link), params(ref_link))
     assert_same_adam(adam_state(flat_opt), adam_state(ref_opt))
