@@ -21,7 +21,7 @@ from chainer.optimizers.adam import _inplace_axpby
 
 # Elements of each flat array per pass of the in-place step: 256 KiB of float32.  Measured on this 2-core EPYC
 # (results/speed.md, session 48): D of the SSL nets (1.41 M parameters) 11 → 6.3 ms a step; chunks of 32 Ki to
-# 256 Ki elements were within 15 % of each other.
+# 256 Ki elements were within 18 % of each other (6.1–7.2 ms).
 CHUNK = 65536
 
 
