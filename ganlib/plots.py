@@ -22,10 +22,15 @@ def load_sample_history(run_dir):
 
 
 def kde_panel(ax, samples, extent, means=None, kde_points=2000, grid_size=100, seed=0):
-    """Shaded Gaussian KDE (scipy.stats.gaussian_kde on a subsample) with the samples scattered on top."""
+    """Shaded Gaussian KDE (scipy.stats.gaussian_kde on a subsample) of the samples inside the panel, with the samples
+    scattered on top. The shading is scaled to its own maximum, so a handful of samples inside would look like a
+    whole distribution: when 1 % or more of the samples lie outside the panel (or are not finite), the panel says
+    how many, and that fraction is returned."""
     samples = numpy.asarray(samples, dtype=numpy.float64)
+    total = len(samples)
     samples = samples[numpy.all(numpy.isfinite(samples), axis=1)]
     inside = samples[numpy.all(numpy.abs(samples) <= extent, axis=1)]
+    outside = 1.0 - len(inside) / total if total else 0.0
     if len(inside) > kde_points:
         inside = inside[numpy.random.RandomState(seed).choice(len(inside), kde_points, replace=False)]
     g = numpy.linspace(-extent, extent, grid_size)
@@ -40,11 +45,16 @@ def kde_panel(ax, samples, extent, means=None, kde_points=2000, grid_size=100, s
     ax.scatter(samples[:, 0], samples[:, 1], s=0.2, c='navy', alpha=0.15, linewidths=0)
     if means is not None:
         ax.scatter(means[:, 0], means[:, 1], s=12, c='r', marker='x', linewidths=0.8)
+    if outside >= 0.01:
+        share = '> 99' if 0.99 < outside < 1 else '{:.0f}'.format(100 * outside)  # "100 %" only when none is inside
+        ax.text(0.03, 0.03, share + ' % outside', transform=ax.transAxes, fontsize=6, color='dimgray', ha='left',
+                va='bottom')
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
     ax.set_aspect('equal')
     ax.set_xticks([])
     ax.set_yticks([])
+    return outside
 
 
 def mog_run_label(cfg, name=None):

@@ -74,6 +74,34 @@ def test_kde_figure_rows(tmp_path):
         plot_kde_rows([], str(tmp_path / 'g.png'))
 
 
+def test_kde_panel_says_how_many_samples_it_cannot_show():
+    """A panel whose samples lie partly outside its window (or are not finite) says what fraction it leaves out, so
+    a KDE of the few samples inside is not read as the whole distribution; under 1 % it stays silent."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from ganlib.plots import kde_panel
+    rng = numpy.random.RandomState(0)
+    inside = rng.randn(700, 2) * 0.1
+    far = numpy.full((250, 2), 20.0)  # outside a window of extent 4
+    nan = numpy.full((50, 2), numpy.nan)
+    fig, axes = plt.subplots(1, 5)
+    try:
+        assert kde_panel(axes[0], numpy.concatenate([inside, far, nan]), 4.0) == pytest.approx(0.3)
+        assert [t.get_text() for t in axes[0].texts] == ['30 % outside']
+        few = numpy.concatenate([rng.randn(995, 2) * 0.1, numpy.full((5, 2), -9.0)])
+        assert kde_panel(axes[1], few, 4.0) == pytest.approx(0.005)
+        assert len(axes[1].texts) == 0
+        assert kde_panel(axes[2], inside, 4.0) == 0.0
+        assert len(axes[2].texts) == 0
+        kde_panel(axes[3], numpy.concatenate([inside[:3], numpy.full((997, 2), 9.0)]), 4.0)  # 99.7 % outside
+        assert [t.get_text() for t in axes[3].texts] == ['> 99 % outside']
+        kde_panel(axes[4], far, 4.0)
+        assert [t.get_text() for t in axes[4].texts] == ['100 % outside']
+    finally:
+        plt.close(fig)
+
+
 def test_kde_figure_titles_every_row_whose_epochs_differ(tmp_path, monkeypatch):
     """Rows of as many panels but other epochs (a run stopped early, another --epochs) get their own titles; rows
     with the same epochs share the top row's."""
