@@ -25,6 +25,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy
 
+from models.fast_batch_normalization import BatchNormalization
 from models.fast_convolution import Convolution2D
 from models.initializers import make_initializer
 from models.mlp import sample_z
@@ -58,7 +59,7 @@ class ConditionalBatchNormalization(chainer.Chain):
         super().__init__()
         self.channels = channels
         with self.init_scope():
-            self.bn = L.BatchNormalization(channels, decay=decay, eps=eps, use_gamma=False, use_beta=False)
+            self.bn = BatchNormalization(channels, decay=decay, eps=eps, use_gamma=False, use_beta=False)
             self.gamma = Embedding(n_classes, channels, initialW=chainer.initializers.One())
             self.beta = Embedding(n_classes, channels, initialW=chainer.initializers.Zero())
 
@@ -77,7 +78,7 @@ class LinearConditionalBatchNormalization(chainer.Chain):
         super().__init__()
         self.channels = channels
         with self.init_scope():
-            self.bn = L.BatchNormalization(channels, decay=decay, eps=eps, use_gamma=False, use_beta=False)
+            self.bn = BatchNormalization(channels, decay=decay, eps=eps, use_gamma=False, use_beta=False)
             self.gain = L.Linear(cond_dim, channels, initialW=initialW)
             self.bias = L.Linear(cond_dim, channels, initialW=initialW)
 

@@ -18,6 +18,7 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 
+from models.fast_batch_normalization import BatchNormalization
 from models.fast_convolution import Convolution2D, Deconvolution2D
 from models.fast_elu import elu
 from models.initializers import make_initializer
@@ -67,7 +68,7 @@ class DCGANGenerator(chainer.Chain):
             raise ValueError('G normalization must be batch or none, got {!r}'.format(normalization))
         self.n_layers, self.bottom = layout(size)
         w = lambda: make_initializer(init, rng)  # noqa: E731
-        bn = lambda n: L.BatchNormalization(n) if normalization == 'batch' else None  # noqa: E731
+        bn = lambda n: BatchNormalization(n) if normalization == 'batch' else None  # noqa: E731
         n = self.n_layers
         with self.init_scope():
             self.l0 = L.Linear(z_dim, ch * self.bottom ** 2, initialW=w())
@@ -115,7 +116,7 @@ class LayerNorm2D(chainer.Chain):
 
 def _normalization(kind, channels, spatial):
     if kind == 'batch':
-        return L.BatchNormalization(channels)
+        return BatchNormalization(channels)
     if kind == 'layer':
         return LayerNorm2D(channels, spatial)
     return None

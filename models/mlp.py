@@ -12,6 +12,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy
 
+from models.fast_batch_normalization import BatchNormalization
 from models.fused_mlp import fusable, fused_mlp
 from models.initializers import make_initializer
 from models.maxout import maxout
@@ -87,7 +88,7 @@ class MLPGenerator(chainer.Chain):
         sizes = [z_dim] + list(hidden)
         with self.init_scope():
             self.hidden = linear_stack(sizes, init, rng, nobias=batch_norm)  # BN's β is the bias
-            self.norms = chainer.ChainList(*[L.BatchNormalization(n, decay=self.BN_DECAY, eps=self.BN_EPS)
+            self.norms = chainer.ChainList(*[BatchNormalization(n, decay=self.BN_DECAY, eps=self.BN_EPS)
                                              for n in hidden]) if batch_norm else None
             self.out = L.Linear(sizes[-1], out_dim, initialW=make_initializer(init, rng))
 

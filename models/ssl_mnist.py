@@ -14,6 +14,7 @@ import chainer.links as L
 
 
 from ganlib.rng import RandomStream, as_stream
+from models.fast_batch_normalization import BatchNormalization
 from models.fast_softplus import softplus
 from models.initializers import make_initializer
 from models.mlp import linear_stack, minibatch_head, sample_z
@@ -87,7 +88,7 @@ class SSLGenerator(chainer.Chain):
         sizes = [z_dim] + list(hidden)
         with self.init_scope():
             self.hidden = linear_stack(sizes, init, rng)
-            self.bns = chainer.ChainList(*[L.BatchNormalization(b) for b in sizes[1:]])
+            self.bns = chainer.ChainList(*[BatchNormalization(b) for b in sizes[1:]])
             self.out = L.Linear(sizes[-1], 784, initialW=make_initializer(init, rng))
 
     def make_hidden(self, n, rng):
@@ -163,7 +164,7 @@ class PaperSSLGenerator(chainer.Chain):
         with self.init_scope():
             self.hidden = chainer.ChainList(*[L.Linear(a, b, nobias=True, initialW=make_initializer('glorot', rng))
                                               for a, b in zip(sizes[:-1], sizes[1:])])
-            self.bns = chainer.ChainList(*[L.BatchNormalization(b, use_gamma=False) for b in sizes[1:]])
+            self.bns = chainer.ChainList(*[BatchNormalization(b, use_gamma=False) for b in sizes[1:]])
             self.out = WeightNormLinear(sizes[-1], 784, train_scale=True, rng=rng)
 
     def make_hidden(self, n, rng):

@@ -1,6 +1,7 @@
 """models.fast_elu gives the same bytes as Chainer's own F.elu (outputs and gradients, every float dtype, α of
-both signs, non-contiguous inputs), the equation's values, Chainer's gradients (gradient_check, first and
-second order), and is what the DCGAN discriminator's ELU uses on NumPy arrays."""
+both signs, non-contiguous inputs, both forward passes), the equation's values, Chainer's gradients
+(gradient_check, first and second order), and is what the DCGAN discriminator's ELU uses on NumPy arrays;
+its bitwise select equals numpy.where."""
 import chainer
 import chainer.functions as F
 import numpy
@@ -8,7 +9,15 @@ import pytest
 from chainer import gradient_check
 
 from models.dcgan import DCGANDiscriminator
-from models.fast_elu import ELU, elu
+from models import fast_elu
+from models.fast_elu import ELU, elu, select
+
+
+@pytest.fixture(params=['whole-array expm1', 'masked expm1'], autouse=True)
+def forward_pass(request, monkeypatch):
+    """Every test runs with each forward pass, whichever this CPU would pick."""
+    monkeypatch.setitem(fast_elu._PROBE, 'vectorised', request.param == 'whole-array expm1')
+    return request.param
 
 
 def _inputs(dtype, contiguous):
@@ -40,6 +49,33 @@ def test_same_bytes_as_chainer_forward_and_backward(dtype, alpha, contiguous):
     assert y.dtype == y_ref.dtype == dtype
     assert y.tobytes() == y_ref.tobytes()
     assert gx.tobytes() == gx_ref.tobytes()
+
+
+@pytest.mark.parametrize('dtype', [numpy.float16, numpy.float32, numpy.float64])
+def test_select_equals_numpy_where(dtype):
+    rng = numpy.random.RandomState(7)
+    a = (rng.standard_normal(1001) * 100).astype(dtype)
+    b = (rng.standard_normal(1001) * 100).astype(dtype)
+    a[:8] = [numpy.nan, -0.0, 0.0, numpy.inf, -numpy.inf, 0.0, -0.0, numpy.nan]
+    b[:8] = [0.0, 0.0, -0.0, numpy.nan, 1.0, -numpy.inf, numpy.nan, -0.0]
+    mask = rng.uniform(size=1001) < 0.5
+    mask[:8] = [True, True, True, True, False, False, False, False]
+    for other in (b, dtype(1)):
+        want = numpy.where(mask, a, other)
+        got = select(mask, a.copy(), other)
+        assert got.dtype == dtype and got.tobytes() == want.tobytes()
+
+
+def test_the_gradient_node_is_this_modules():
+    y = elu(chainer.Variable(numpy.array([-1.0, 2.0], numpy.float32)))
+    gx, = chainer.grad([y], [y.creator_node.inputs[0].get_variable()], enable_double_backprop=True)
+    assert any(type(n) is fast_elu.ELUGrad for n in _function_nodes(gx))
+
+
+def test_the_probe_answers_once_with_a_bool(monkeypatch):
+    monkeypatch.delitem(fast_elu._PROBE, 'vectorised')
+    first = fast_elu.expm1_is_vectorised()
+    assert isinstance(first, bool) and fast_elu._PROBE['vectorised'] is first
 
 
 def test_values_follow_the_equation():
