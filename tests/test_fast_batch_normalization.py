@@ -57,8 +57,8 @@ def _train_step(link, x, gy, ggx):
     params = [p for p in (link.gamma, link.beta) if p is not None]
     grads = chainer.grad([y], [v] + params, grad_outputs=[gy], enable_double_backprop=True)
     gg = chainer.grad([chainer.functions.sum(grads[0] * ggx)], [v] + params)
-    return [y.array] + [g.array for g in grads] + [g.array for g in gg if g is not None] + [link.avg_mean,
-                                                                                           link.avg_var]
+    second = [g.array for g in gg if g is not None]
+    return [y.array] + [g.array for g in grads] + second + [link.avg_mean, link.avg_var]
 
 
 @pytest.mark.parametrize('dtype', [numpy.float16, numpy.float32, numpy.float64])
