@@ -169,12 +169,17 @@ def check_outputs(parser, args, runs='--runs-dir', pictures=True):
         parser.error('--report {} is a folder'.format(args.report))
 
 
-def resume_flags(out):
-    """``['--resume', <its last snapshot>]`` for a run folder that was interrupted (snapshots, no metrics.json), else
-    ``[]``: an interrupted run continues from its last snapshot."""
+def resume_flags(out, earlier=None):
+    """``['--resume', <its last snapshot>]`` for a run folder that was interrupted (snapshots, no metrics.json); for a
+    run not started yet (no folder, or an empty one), the last snapshot of ``earlier``, the same run's folder at a
+    shorter length, which the run then continues into ``out`` (``earlier`` itself is only read); else ``[]``."""
     from ganlib.run import latest_snapshot
+    if os.path.isfile(os.path.join(out, 'metrics.json')):
+        return []
     snapshot = latest_snapshot(out) if os.path.isdir(out) else None
-    return ['--resume', snapshot] if snapshot and not os.path.isfile(os.path.join(out, 'metrics.json')) else []
+    if snapshot is None and earlier and os.path.isdir(earlier) and not (os.path.isdir(out) and os.listdir(out)):
+        snapshot = latest_snapshot(earlier)
+    return ['--resume', snapshot] if snapshot else []
 
 
 MODE_CURVES = (('eval/modes', 'modes captured', 1), ('eval/hq', 'high quality %', 100),

@@ -6,8 +6,10 @@ The LSGAN post's MNIST run: its generator without batch norm ("never trained"), 
 standard GAN, WGAN-GP and WGAN with clipping on the same networks.  The face grids of the Improved-GAN post (DCGAN,
 + feature matching, + minibatch discrimination, + both) and of the LSGAN post (LSGAN against WGAN), drawn on MNIST
 until face data exists.  Every run is ``train_anime.py --dataset mnist --size 32`` with the variant's preset and
-flags; finished runs (their metrics.json exists) are reused, and a run whose folder is gone keeps the record the
-report's earlier ``_runs.json`` holds of it (same seed and number of epochs), so re-tabulating loses nothing.
+flags; finished runs (their metrics.json exists) are reused, an interrupted run continues from its last snapshot, and
+a run whose folder is gone keeps the record the report's earlier ``_runs.json`` holds of it (same seed and number of
+epochs), so re-tabulating loses nothing.  ``--continue-from`` trains the runs of a shorter report further: each run
+starts from the last snapshot of its namesake there and goes on, in ``--runs-dir``, to the new ``--epochs``.
 
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2 --no-run   # tabulate only
@@ -16,6 +18,9 @@ report's earlier ``_runs.json`` holds of it (same seed and number of epochs), so
       # the preset's own length: 20 passes over the digits at batch 128
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --variants improved-dcgan improved-fm \
       improved-md improved-fm-md --seeds 0 1 2 --report results/improved_gan_mnist.md
+  python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --variants improved-dcgan improved-md --seeds 0 1 \
+      --epochs 140 --continue-from result/bench_improved_10k --runs-dir result/bench_improved_14k \
+      --report results/improved_gan_mnist_14k.md   # the 100-epoch runs there, continued to 140 epochs
 """
 import json
 import math
@@ -31,7 +36,7 @@ import numpy  # noqa: E402
 
 from benchmarks.common import (add_grid_arguments, add_mnist_arguments, check_outputs, display_command,  # noqa: E402
                                earlier_runs, kept_picture, last_grid_picture, mean_std,
-                               require_finished, run_jobs, save_fid_axes, write_report)
+                               require_finished, resume_flags, run_jobs, save_fid_axes, write_report)
 from ganlib import cli  # noqa: E402
 
 LSGAN, IMPROVED = 'lsgan-mnist-post', 'improved-gan-post'
@@ -71,7 +76,9 @@ def train_command(variant, seed, args, out):
         ([] if args.full_epochs else ['--iterations-per-epoch', str(args.iterations_per_epoch)]) + \
         ['--score-samples', str(args.score_samples),
          '--log-every', str(10 if args.full_epochs else math.gcd(10, args.iterations_per_epoch)),
-         '--seed', str(seed), '--device', args.device, '--quiet', '--out', out] + VARIANTS[variant][2]
+         '--seed', str(seed), '--device', args.device, '--quiet', '--snapshot-every', str(args.snapshot_every),
+         '--out', out] + VARIANTS[variant][2] + \
+        resume_flags(out, args.continue_from and os.path.join(args.continue_from, os.path.basename(out)))
     if args.classifier_cache:
         cmd += ['--classifier-cache', args.classifier_cache]
     return cmd
@@ -127,12 +134,24 @@ def main(argv=None):
     p.add_argument('--score-samples', type=cli.positive_int, default=1000,
                    help='samples scored by the MNIST classifier after every epoch (default 1,000)')
     p.add_argument('--device', default='cpu', help='cpu or @cupy:N')
+    p.add_argument('--snapshot-every', type=cli.positive_int, default=1,
+                   help='trainer snapshots every N epochs and at the end (default 1); an interrupted run continues '
+                        'from its last one')
+    p.add_argument('--continue-from', default=None, metavar='RUNS_DIR',
+                   help='runs folder of the same runs at fewer epochs: each run not yet in --runs-dir starts from '
+                        'the last snapshot of its namesake there and is trained on to --epochs in --runs-dir (that '
+                        'folder is only read)')
     p.add_argument('--no-run', action='store_true', help='only tabulate the finished runs')
     add_grid_arguments(p, 'results/lsgan_mnist_seeds.md', 'result/bench_lsgan_mnist', seeds=[0], jobs=True)
     args = p.parse_args(argv)
     args.data_dir = os.path.abspath(args.data_dir)
     if not args.no_run and not os.path.isdir(args.data_dir):
         p.error('--data-dir: no such directory: {}'.format(args.data_dir))
+    if args.continue_from is not None:
+        if not os.path.isdir(args.continue_from):
+            p.error('--continue-from: no such directory: {}'.format(args.continue_from))
+        if os.path.abspath(args.continue_from) == os.path.abspath(args.runs_dir):
+            p.error('--continue-from must be another folder than --runs-dir (its runs are only read)')
     check_outputs(p, args)
     jobs = [('{}_s{}'.format(v, s), train_command(v, s, args, os.path.join(args.runs_dir, '{}_s{}'.format(v, s))),
              os.path.join(args.runs_dir, '{}_s{}'.format(v, s))) for s in args.seeds for v in args.variants]

@@ -460,13 +460,54 @@ def test_lsgan_mnist_benchmark_counts_a_resumed_runs_time_before_its_snapshot(tm
         numpy.savez(f, **arrays)
     same = argparse.Namespace(data_dir=data, g_ch=16, d_ch=2, batch_size=4, epochs=3, full_epochs=False,
                               iterations_per_epoch=2, score_samples=20, device='cpu',
-                              classifier_cache=str(tmp_path / 'cache'))
+                              classifier_cache=str(tmp_path / 'cache'), snapshot_every=1, continue_from=None)
     train_anime.main(lsgan_mnist_benchmark.train_command('gan-bn', 0, same, longer)[2:] + ['--resume', snapshot])
     lsgan_mnist_benchmark.main(argv + ['--epochs', '3', '--no-run', '--runs-dir', str(tmp_path / 'longer')])
     run = json.load(open(str(tmp_path / 'results' / 'longer_runs.json')))['gan-bn'][0]
     segment = json.load(open(os.path.join(longer, 'metrics.json')))['wall_time_s']
     assert run['epochs'] == [1, 2, 3] and run['iterations'] == 6
     assert 1000 < run['wall_time_s'] <= 1000 + segment
+
+
+def test_lsgan_mnist_benchmark_continues_shorter_runs_and_resumes_an_interrupted_one(tmp_path):
+    from benchmarks import lsgan_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'results' / 'r.md')
+    os.makedirs(os.path.dirname(report))
+    argv = ['--data-dir', data, '--variants', 'gan-bn', '--seeds', '0', '--iterations-per-epoch', '2',
+            '--g-ch', '16', '--d-ch', '2', '--batch-size', '4', '--score-samples', '20',
+            '--classifier-cache', str(tmp_path / 'cache'), '--report', report]
+    short, longer, straight = (str(tmp_path / name) for name in ('short', 'longer', 'straight'))
+    lsgan_mnist_benchmark.main(argv + ['--epochs', '2', '--runs-dir', short])
+    short_metrics = os.path.join(short, 'gan-bn_s0', 'metrics.json')
+    before = open(short_metrics).read()
+    lsgan_mnist_benchmark.main(argv + ['--epochs', '3', '--runs-dir', longer, '--continue-from', short])
+    lsgan_mnist_benchmark.main(argv + ['--epochs', '3', '--runs-dir', straight])
+    continued = json.load(open(os.path.join(longer, 'gan-bn_s0', 'metrics.json')))
+    assert continued['resumed_from'] == os.path.join(short, 'gan-bn_s0', 'snapshot_iter_4')
+    assert continued['iterations'] == 6 and open(short_metrics).read() == before  # the shorter run is only read
+
+    def fids(runs):
+        return [e['eval/fid'] for e in json.load(open(os.path.join(runs, 'gan-bn_s0', 'log'))) if 'eval/fid' in e]
+    assert len(fids(longer)) == 3 and fids(longer) == fids(straight)  # continued = trained to 3 epochs at once
+    # an interrupted run (no metrics.json, its last snapshot at iteration 4) continues from its own snapshot
+    run = os.path.join(straight, 'gan-bn_s0')
+    for name in ('metrics.json', 'snapshot_iter_6'):
+        os.remove(os.path.join(run, name))
+    lsgan_mnist_benchmark.main(argv + ['--epochs', '3', '--runs-dir', straight, '--continue-from', short])
+    resumed = json.load(open(os.path.join(run, 'metrics.json')))
+    assert resumed['resumed_from'] == os.path.join(run, 'snapshot_iter_4') and fids(straight) == fids(longer)
+
+
+def test_lsgan_mnist_benchmark_bad_continue_from_is_one_line(tmp_path):
+    from tests.test_anime import run_cli
+    for extra in (['--continue-from', str(tmp_path / 'nope')],
+                  ['--continue-from', str(tmp_path), '--runs-dir', str(tmp_path)]):
+        proc = run_cli('benchmarks/lsgan_mnist_benchmark.py', '--data-dir', str(tmp_path), '--report',
+                       str(tmp_path / 'r.md'), *extra)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert '--continue-from' in proc.stderr and 'Traceback' not in proc.stderr
+    assert not os.path.exists(str(tmp_path / 'r.md'))
 
 
 def test_lsgan_mnist_benchmark_keeps_runs_whose_folders_are_gone(tmp_path):
