@@ -12,10 +12,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_one(job, time_limit=0):
-    """job = (name, argv, out_dir); a run whose ``metrics.json`` exists is skipped.  With ``time_limit`` (seconds)
-    a run still going then is killed; its snapshots stay, for a later ``--resume``."""
-    name, cmd, out = job
-    if os.path.isfile(os.path.join(out, 'metrics.json')):
+    """job = (name, argv, out_dir[, done_file]); a job whose ``done_file`` (default: the run's ``metrics.json``)
+    exists is skipped.  With ``time_limit`` (seconds) a run still going then is killed; its snapshots stay, for a
+    later ``--resume``."""
+    name, cmd, out = job[:3]
+    if os.path.isfile(job[3] if len(job) > 3 else os.path.join(out, 'metrics.json')):
         return name, 'cached'
     env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')
     start = time.time()

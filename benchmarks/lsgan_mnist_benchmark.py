@@ -10,6 +10,9 @@ flags; finished runs (their metrics.json exists) are reused, an interrupted run 
 a run whose folder is gone keeps the record the report's earlier ``_runs.json`` holds of it (same seed and number of
 epochs), so re-tabulating loses nothing.  ``--continue-from`` trains the runs of a shorter report further: each run
 starts from the last snapshot of its namesake there and goes on, in ``--runs-dir``, to the new ``--epochs``.
+``--checkpoints`` scores each run's saved generators at those iterations with more samples (``evaluate.py``,
+``evaluation_iter_N.json`` in the run folder) and adds a table of them: one FID of 1,000 samples per epoch swings by
+several points, one of 10,000 is steady enough to compare variants at a given length.
 
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --seeds 0 1 2 --no-run   # tabulate only
@@ -20,7 +23,8 @@ starts from the last snapshot of its namesake there and goes on, in ``--runs-dir
       improved-md improved-fm-md --seeds 0 1 2 --report results/improved_gan_mnist.md
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --variants improved-dcgan improved-md --seeds 0 1 \
       --epochs 140 --continue-from result/bench_improved_10k --runs-dir result/bench_improved_14k \
-      --report results/improved_gan_mnist_14k.md   # the 100-epoch runs there, continued to 140 epochs
+      --checkpoints 12000 14000 --report results/improved_gan_mnist_14k.md
+      # the 100-epoch runs there, continued to 140 epochs; 10,000-sample FIDs at 12,000 and 14,000
 """
 import json
 import math
@@ -84,6 +88,69 @@ def train_command(variant, seed, args, out):
     return cmd
 
 
+def generator_file(out, iteration, earlier=None):
+    """The generator the run in ``out`` saved at ``iteration`` (``gen_iter_N.npz``), or that its shorter namesake
+    ``earlier`` saved before the run continued it; None if neither holds one."""
+    for folder in (out, earlier):
+        path = os.path.join(folder, 'gen_iter_{}.npz'.format(iteration)) if folder else None
+        if path and os.path.isfile(path):
+            return path
+    return None
+
+
+def checkpoint_file(out, iteration):
+    return os.path.join(out, 'evaluation_iter_{}.json'.format(iteration))
+
+
+def checkpoint_jobs(name, out, args):
+    """``run_jobs`` jobs scoring the run's saved generators at ``--checkpoints`` with ``--checkpoint-samples``
+    samples (latents of seed 0) → ``evaluation_iter_N.json`` in ``out``; a score already written is kept, a
+    generator that was not saved is named and skipped."""
+    earlier = args.continue_from and os.path.join(args.continue_from, os.path.basename(out))
+    jobs = []
+    for k in args.checkpoints:
+        generator = generator_file(out, k, earlier)
+        if generator is None:
+            print('{}: no gen_iter_{}.npz to score (not saved at that iteration)'.format(name, k))
+            continue
+        cmd = [sys.executable, os.path.join(ROOT, 'evaluate.py'), out, '--snapshot', generator,
+               '--samples', str(args.checkpoint_samples), '--seed', '0', '--device', args.device,
+               '-o', checkpoint_file(out, k)] + (['--classifier-cache', args.classifier_cache]
+                                                 if args.classifier_cache else [])
+        jobs.append(('{} at {}'.format(name, k), cmd, out, checkpoint_file(out, k)))
+    return jobs
+
+
+def read_checkpoints(out):
+    """{iteration: (FID, IS, classes)} of the run's ``evaluation_iter_N.json`` scores."""
+    import glob
+    scores = {}
+    for path in glob.glob(os.path.join(out, 'evaluation_iter_*.json')):
+        e = json.load(open(path))
+        scores[int(path.rsplit('_', 1)[1][:-len('.json')])] = dict(
+            fid=e['fid'], inception_score=e['inception_score'], classes=e['classes_captured'], samples=e['samples'])
+    return dict(sorted(scores.items()))
+
+
+def checkpoint_table(runs, checkpoints, samples):
+    """The report's table of the saved generators' scores: one row per checkpoint, per variant the FID's mean ± sd
+    over the seeds that have it, then each seed's value ('–': not scored); '' when nothing was scored."""
+    def cell(results, k):
+        values = [r.get('checkpoints', {}).get(str(k), {}).get('fid') for r in results]
+        if all(v is None for v in values):
+            return None
+        return '{} ({})'.format(mean_std([v for v in values if v is not None], '{:.1f}'),
+                                ' / '.join('–' if v is None else '{:.1f}'.format(v) for v in values))
+    cells = [[cell(results, k) for results in runs.values()] for k in checkpoints]
+    if not any(c for row in cells for c in row):
+        return ''
+    seeds = max((tuple(r['seed'] for r in results) for results in runs.values()), key=len)
+    return CHECKPOINTS.format(
+        samples=samples, seeds=' / '.join(map(str, seeds)), head=' | '.join(VARIANTS[v][0] for v in runs),
+        rule='|'.join(['---'] * (len(runs) + 1)),
+        rows='\n'.join('| {:,} | {} |'.format(k, ' | '.join(c or '–' for c in row)) for k, row in zip(checkpoints, cells)))
+
+
 def read_run(out):
     """Per-epoch scores and the run's metrics of a finished run folder, or None.  A run resumed from a snapshot
     counts the training time before the snapshot too."""
@@ -100,7 +167,7 @@ def read_run(out):
     return dict(epochs=[e['epoch'] for e in scored], at_iteration=[e['epoch'] * per_epoch for e in scored], fid=[e['eval/fid'] for e in scored],
                 inception_score=[e['eval/inception_score'] for e in scored],
                 classes=[e['eval/classes_captured'] for e in scored], wall_time_s=wall,
-                iterations=metrics['iterations'])
+                iterations=metrics['iterations'], checkpoints={str(k): v for k, v in read_checkpoints(out).items()})
 
 
 def fid_figure(runs, path):
@@ -141,7 +208,13 @@ def main(argv=None):
                    help='runs folder of the same runs at fewer epochs: each run not yet in --runs-dir starts from '
                         'the last snapshot of its namesake there and is trained on to --epochs in --runs-dir (that '
                         'folder is only read)')
-    p.add_argument('--no-run', action='store_true', help='only tabulate the finished runs')
+    p.add_argument('--checkpoints', nargs='+', type=cli.positive_int, default=[], metavar='N',
+                   help="generator iterations at which each run's saved generator (gen_iter_N.npz, saved with the "
+                        'snapshots) is scored again with --checkpoint-samples samples, in a table of its own')
+    p.add_argument('--checkpoint-samples', type=cli.positive_int, default=10000,
+                   help='samples per checkpoint score (default 10,000)')
+    p.add_argument('--no-run', action='store_true', help='only tabulate the finished runs (and their checkpoint '
+                                                         'scores already written)')
     add_grid_arguments(p, 'results/lsgan_mnist_seeds.md', 'result/bench_lsgan_mnist', seeds=[0], jobs=True)
     args = p.parse_args(argv)
     args.data_dir = os.path.abspath(args.data_dir)
@@ -152,10 +225,17 @@ def main(argv=None):
             p.error('--continue-from: no such directory: {}'.format(args.continue_from))
         if os.path.abspath(args.continue_from) == os.path.abspath(args.runs_dir):
             p.error('--continue-from must be another folder than --runs-dir (its runs are only read)')
+    longest = None if args.full_epochs else args.epochs * args.iterations_per_epoch
+    if longest and any(k > longest for k in args.checkpoints):
+        p.error('--checkpoints: {} is past the runs\' end ({} epochs × {} iterations = {})'.format(
+            max(args.checkpoints), args.epochs, args.iterations_per_epoch, longest))
     check_outputs(p, args)
     jobs = [('{}_s{}'.format(v, s), train_command(v, s, args, os.path.join(args.runs_dir, '{}_s{}'.format(v, s))),
              os.path.join(args.runs_dir, '{}_s{}'.format(v, s))) for s in args.seeds for v in args.variants]
     total = None if args.no_run else run_jobs(jobs, args.jobs)
+    if args.checkpoints and not args.no_run:
+        total += run_jobs([job for name, _, out in jobs if os.path.isfile(os.path.join(out, 'metrics.json'))
+                           for job in checkpoint_jobs(name, out, args)], args.jobs)
 
     runs, rows, pictures, kept = {}, [], [], []
     stem = os.path.splitext(os.path.basename(args.report))[0]
@@ -209,7 +289,8 @@ def main(argv=None):
         per_epoch = '{} (one pass over the digits)'.format(its // args.epochs)
     write_report(args.report, REPORT.format(
         argv=' '.join(argv if argv is not None else sys.argv[1:]).replace(args.data_dir, 'MNIST_DIR'),
-        header=header, rows='\n'.join(rows), example=example, figure=os.path.basename(figure),
+        header=header, rows='\n'.join(rows), checkpoints=checkpoint_table(runs, args.checkpoints, args.checkpoint_samples),
+        example=example, figure=os.path.basename(figure),
         pictures=' '.join(pictures), its=its, epochs=args.epochs, per_epoch=per_epoch, g_ch=args.g_ch, d_ch=args.d_ch, batch=args.batch_size,
         samples=args.score_samples, last=LAST,
         presets='\n'.join('- `--preset {}`: {}'.format(k, t) for k, t in PRESET_TEXT.items()
@@ -238,7 +319,7 @@ One run, for example: `{example}`
 | variant | iterations | FID after epoch 1 | FID at the end | FID, last {last} epochs' mean | IS at the end | classes at the end | final FID per seed | wall s / run | seeds |
 |---|---|---|---|---|---|---|---|---|---|
 {rows}
-
+{checkpoints}
 One FID of {samples} samples moves by several points from one epoch to the next (the curves below); the mean of
 each run's last {last} scores is steadier where a run has levelled off, but mixes in older generators where it is
 still falling.
@@ -248,6 +329,16 @@ still falling.
 Last sample grid of each variant's first seed:
 
 {pictures}
+"""
+
+CHECKPOINTS = """
+FID of {samples:,} samples of each run's saved generator (`evaluate.py RUN --snapshot RUN/gen_iter_N.npz --samples
+{samples} --seed 0`; `evaluation_iter_N.json` in each run folder): mean ± sd over the seeds, then each seed's value
+(seeds {seeds}):
+
+| iterations | {head} |
+|{rule}|
+{rows}
 """
 
 if __name__ == '__main__':

@@ -499,14 +499,58 @@ def test_lsgan_mnist_benchmark_continues_shorter_runs_and_resumes_an_interrupted
     assert resumed['resumed_from'] == os.path.join(run, 'snapshot_iter_4') and fids(straight) == fids(longer)
 
 
-def test_lsgan_mnist_benchmark_bad_continue_from_is_one_line(tmp_path):
+def test_lsgan_mnist_benchmark_scores_saved_generators_at_checkpoints(tmp_path):
+    import evaluate
+    from benchmarks import lsgan_mnist_benchmark
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    report = str(tmp_path / 'results' / 'r.md')
+    os.makedirs(os.path.dirname(report))
+    cache = str(tmp_path / 'cache')
+    argv = ['--data-dir', data, '--variants', 'gan-bn', '--iterations-per-epoch', '2', '--g-ch', '16',
+            '--d-ch', '2', '--batch-size', '4', '--score-samples', '20', '--classifier-cache', cache,
+            '--checkpoint-samples', '30', '--report', report]
+    short, longer = str(tmp_path / 'short'), str(tmp_path / 'longer')
+    lsgan_mnist_benchmark.main(argv + ['--seeds', '0', '1', '--epochs', '2', '--runs-dir', short,
+                                       '--checkpoints', '2', '4'])
+    fid = {}
+    for seed in (0, 1):
+        run = os.path.join(short, 'gan-bn_s{}'.format(seed))
+        for k in (2, 4):  # each score is evaluate.py's own on that generator, 30 samples, latents of seed 0
+            mine = str(tmp_path / 'mine.json')
+            evaluate.main([run, '--snapshot', os.path.join(run, 'gen_iter_{}.npz'.format(k)), '--samples', '30',
+                           '--seed', '0', '--classifier-cache', cache, '-o', mine])
+            fid[seed, k] = json.load(open(mine))['fid']
+            assert json.load(open(os.path.join(run, 'evaluation_iter_{}.json'.format(k))))['fid'] == fid[seed, k]
+    text = open(report).read()
+    for k in (2, 4):
+        both = numpy.array([fid[0, k], fid[1, k]])
+        assert '| {} | {:.1f} ± {:.1f} ({:.1f} / {:.1f}) |'.format(k, both.mean(), both.std(), *both) in text
+    assert 'seeds 0 / 1' in text and '--samples\n30 --seed 0' in text
+    # continued to 3 epochs in another folder: iteration 4's generator is the shorter run's, 6's the new one's
+    lsgan_mnist_benchmark.main(argv + ['--seeds', '0', '--epochs', '3', '--runs-dir', longer, '--continue-from', short,
+                                       '--checkpoints', '4', '6'])
+    run = os.path.join(longer, 'gan-bn_s0')
+    at4 = json.load(open(os.path.join(run, 'evaluation_iter_4.json')))
+    assert at4['snapshot'] == os.path.join(short, 'gan-bn_s0', 'gen_iter_4.npz') and at4['fid'] == fid[0, 4]
+    assert os.path.isfile(os.path.join(run, 'evaluation_iter_6.json'))
+    assert not os.path.isfile(os.path.join(short, 'gan-bn_s0', 'evaluation_iter_6.json'))
+    # tabulating again reads the scores written; an iteration that was not scored is a dash
+    lsgan_mnist_benchmark.main(argv + ['--seeds', '0', '--epochs', '3', '--runs-dir', longer, '--no-run',
+                                       '--checkpoints', '2', '4'])
+    text = open(report).read()
+    assert '| 2 | – |' in text and '| 4 | {:.1f} ({:.1f}) |'.format(fid[0, 4], fid[0, 4]) in text
+
+
+def test_lsgan_mnist_benchmark_bad_continue_from_or_checkpoints_is_one_line(tmp_path):
     from tests.test_anime import run_cli
-    for extra in (['--continue-from', str(tmp_path / 'nope')],
-                  ['--continue-from', str(tmp_path), '--runs-dir', str(tmp_path)]):
+    for extra, said in ((['--continue-from', str(tmp_path / 'nope')], '--continue-from: no such directory'),
+                        (['--continue-from', str(tmp_path), '--runs-dir', str(tmp_path)], 'another folder'),
+                        (['--epochs', '2', '--iterations-per-epoch', '3', '--checkpoints', '3', '7'],
+                         '--checkpoints: 7 is past the runs\' end (2 epochs × 3 iterations = 6)')):
         proc = run_cli('benchmarks/lsgan_mnist_benchmark.py', '--data-dir', str(tmp_path), '--report',
                        str(tmp_path / 'r.md'), *extra)
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        assert '--continue-from' in proc.stderr and 'Traceback' not in proc.stderr
+        assert said in proc.stderr and 'Traceback' not in proc.stderr
     assert not os.path.exists(str(tmp_path / 'r.md'))
 
 
