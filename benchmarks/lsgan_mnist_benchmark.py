@@ -23,7 +23,7 @@ several points, one of 10,000 is steady enough to compare variants at a given le
       improved-md improved-fm-md --seeds 0 1 2 --report results/improved_gan_mnist.md
   python benchmarks/lsgan_mnist_benchmark.py --data-dir MNIST_DIR --variants improved-dcgan improved-md --seeds 0 1 \
       --epochs 140 --continue-from result/bench_improved_10k --runs-dir result/bench_improved_14k \
-      --checkpoints 12000 14000 --report results/improved_gan_mnist_14k.md
+      --checkpoints 12000 14000 --report results/improved_gan_mnist_14k_avx2.md
       # the 100-epoch runs there, continued to 140 epochs; 10,000-sample FIDs at 12,000 and 14,000
 """
 import json
@@ -122,7 +122,7 @@ def checkpoint_jobs(name, out, args):
 
 
 def read_checkpoints(out):
-    """{iteration: (FID, IS, classes)} of the run's ``evaluation_iter_N.json`` scores."""
+    """{iteration: {fid, inception_score, classes, samples}} of the run's ``evaluation_iter_N.json`` scores."""
     import glob
     scores = {}
     for path in glob.glob(os.path.join(out, 'evaluation_iter_*.json')):
@@ -134,9 +134,11 @@ def read_checkpoints(out):
 
 def checkpoint_table(runs, checkpoints, samples):
     """The report's table of the saved generators' scores: one row per checkpoint, per variant the FID's mean ± sd
-    over the seeds that have it, then each seed's value ('–': not scored); '' when nothing was scored."""
+    over the seeds that have it, then each seed's value ('–': not scored with ``samples`` samples); '' when nothing
+    was."""
     def cell(results, k):
-        values = [r.get('checkpoints', {}).get(str(k), {}).get('fid') for r in results]
+        scores = [r.get('checkpoints', {}).get(str(k), {}) for r in results]
+        values = [e['fid'] if e.get('samples') == samples else None for e in scores]
         if all(v is None for v in values):
             return None
         return '{} ({})'.format(mean_std([v for v in values if v is not None], '{:.1f}'),
