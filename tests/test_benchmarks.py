@@ -519,8 +519,10 @@ def test_lsgan_mnist_benchmark_scores_saved_generators_at_checkpoints(tmp_path):
             mine = str(tmp_path / 'mine.json')
             evaluate.main([run, '--snapshot', os.path.join(run, 'gen_iter_{}.npz'.format(k)), '--samples', '30',
                            '--seed', '0', '--classifier-cache', cache, '-o', mine])
-            fid[seed, k] = json.load(open(mine))['fid']
-            assert json.load(open(os.path.join(run, 'evaluation_iter_{}.json'.format(k))))['fid'] == fid[seed, k]
+            written = json.load(open(os.path.join(run, 'evaluation_iter_{}.json'.format(k))))['fid']
+            # equal up to the BLAS thread count's rounding (the benchmark scores in one-thread processes)
+            assert numpy.isclose(written, json.load(open(mine))['fid'], rtol=1e-6, atol=0)
+            fid[seed, k] = written
     text = open(report).read()
     for k in (2, 4):
         both = numpy.array([fid[0, k], fid[1, k]])
@@ -531,7 +533,7 @@ def test_lsgan_mnist_benchmark_scores_saved_generators_at_checkpoints(tmp_path):
                                        '--checkpoints', '4', '6'])
     run = os.path.join(longer, 'gan-bn_s0')
     at4 = json.load(open(os.path.join(run, 'evaluation_iter_4.json')))
-    assert at4['snapshot'] == os.path.join(short, 'gan-bn_s0', 'gen_iter_4.npz') and at4['fid'] == fid[0, 4]
+    assert at4['snapshot'] == os.path.join(short, 'gan-bn_s0', 'gen_iter_4.npz') and at4['fid'] == fid[0, 4]  # both one-thread
     assert os.path.isfile(os.path.join(run, 'evaluation_iter_6.json'))
     assert not os.path.isfile(os.path.join(short, 'gan-bn_s0', 'evaluation_iter_6.json'))
     # tabulating again reads the scores written; an iteration that was not scored is a dash
