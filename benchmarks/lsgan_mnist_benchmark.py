@@ -172,18 +172,36 @@ def read_run(out):
                 iterations=metrics['iterations'], checkpoints={str(k): v for k, v in read_checkpoints(out).items()})
 
 
-def fid_figure(runs, path):
+def checkpoint_points(result, samples):
+    """(iterations, FIDs) of a run's checkpoint scores of ``samples`` samples, in iteration order."""
+    points = sorted((int(k), e['fid']) for k, e in result.get('checkpoints', {}).items() if e.get('samples') == samples)
+    return [k for k, _ in points], [f for _, f in points]
+
+
+def fid_figure(runs, path, samples=None, per_epoch=1000):
+    """One line per run of its FID after every epoch (``per_epoch`` samples); with ``samples``, a dot per
+    checkpoint scored with that many samples, in the run's colour."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4))
+    dots = False
     for i, (variant, results) in enumerate(runs.items()):
         color = 'C{}'.format(i)
         for j, r in enumerate(results):
             ax.plot(r['at_iteration'], r['fid'], color=color, alpha=0.8, lw=1.2,
                     label='{} ({} seed{})'.format(VARIANTS[variant][0], len(results), 's' if len(results) > 1 else '')
                     if j == 0 else None)
-    save_fid_axes(fig, ax, path, 'generator iterations', 'MNIST 32 × 32: FID after every epoch, one line per seed')
+        for r in results:
+            x, y = checkpoint_points(r, samples)
+            ax.plot(x, y, 'o', color=color, mec='black', mew=0.6, ms=4.5, zorder=3)
+            dots = dots or bool(x)
+    if dots:  # one legend entry for the dots of every colour
+        ax.plot([], [], 'o', color='white', mec='black', mew=0.6, ms=4.5,
+                label="saved generators at the checkpoints, {:,} samples (the variant's colour)".format(samples))
+    save_fid_axes(fig, ax, path, 'generator iterations', 'MNIST 32 × 32: FID after every epoch ({:,} samples), '
+                  'one line per seed{}'.format(per_epoch, '\nand at the checkpoints ({:,} samples, dots)'.format(
+                      samples) if dots else ''))
 
 
 def main(argv=None):
@@ -274,7 +292,7 @@ def main(argv=None):
             pictures.append(picture)
     require_finished(runs, args.runs_dir)
     figure = os.path.join(out_dir, stem + '_fid.png')
-    fid_figure(runs, figure)
+    fid_figure(runs, figure, args.checkpoint_samples, args.score_samples)
     cli.save_json(os.path.join(out_dir, stem + '_runs.json'), runs)
     runs_dir = os.path.relpath(args.runs_dir, ROOT) if os.path.abspath(args.runs_dir).startswith(ROOT) else 'RUNS'
     example = display_command(train_command(args.variants[0], args.seeds[0], args, os.path.join(

@@ -543,6 +543,27 @@ def test_lsgan_mnist_benchmark_scores_saved_generators_at_checkpoints(tmp_path):
     assert '| 2 | – |' in text and '| 4 | {:.1f} ({:.1f}) |'.format(fid[0, 4], fid[0, 4]) in text
 
 
+def test_lsgan_mnist_benchmark_figure_dots_are_the_checkpoint_scores_of_that_sample_count(tmp_path, monkeypatch):
+    """The FID figure draws each run's checkpoint scores of --checkpoint-samples samples as dots, in iteration order
+    (not the string order of the JSON keys), in its variant's colour; scores of another sample count are left out."""
+    from benchmarks import lsgan_mnist_benchmark as bench
+    run = dict(at_iteration=[100, 200], fid=[50.0, 40.0], checkpoints={
+        '10000': dict(fid=5.0, samples=10000), '9000': dict(fid=7.0, samples=10000), '8000': dict(fid=9.0, samples=30)})
+    assert bench.checkpoint_points(run, 10000) == ([9000, 10000], [7.0, 5.0])
+    assert bench.checkpoint_points(run, 30) == ([8000], [9.0]) and bench.checkpoint_points({}, 30) == ([], [])
+    drawn = {}
+    monkeypatch.setattr(bench, 'save_fid_axes', lambda fig, ax, path, xlabel, title: drawn.update(ax=ax, title=title))
+    bench.fid_figure({'gan-bn': [run, dict(run, checkpoints={})], 'lsgan-bn': [run]}, str(tmp_path / 'f.png'), 10000)
+    dots = [(line.get_color(), list(line.get_xdata()), list(line.get_ydata())) for line in drawn['ax'].lines
+            if line.get_marker() == 'o' and len(line.get_xdata())]
+    assert dots == [('C0', [9000, 10000], [7.0, 5.0]), ('C1', [9000, 10000], [7.0, 5.0])]
+    assert '10,000 samples, dots' in drawn['title']
+    assert sum('10,000 samples' in (t.get_label() or '') for t in drawn['ax'].lines) == 1  # one legend entry
+    bench.fid_figure({'gan-bn': [dict(run, checkpoints={})]}, str(tmp_path / 'f.png'), 10000)
+    assert 'dots' not in drawn['title'] and not [line for line in drawn['ax'].lines if line.get_marker() == 'o'
+                                                 and len(line.get_xdata())]
+
+
 def test_lsgan_mnist_benchmark_bad_continue_from_or_checkpoints_is_one_line(tmp_path):
     from tests.test_anime import run_cli
     for extra, said in ((['--continue-from', str(tmp_path / 'nope')], '--continue-from: no such directory'),
