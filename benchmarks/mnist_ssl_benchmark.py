@@ -104,6 +104,14 @@ def trend_line(name, t):
     return text + ', an extrapolation, not a measurement.'
 
 
+def validation_drops(run):
+    """Sum of the falls of the run's validation accuracy from one evaluation to the next, in points: 0 for a curve
+    that never falls.  The unrolled post's "smoother curve" (K = 5 against K = 1) as a number."""
+    acc = [100 * e['validation/accuracy'] for e in json.load(open(os.path.join(run, 'log')))
+           if 'validation/accuracy' in e]
+    return float(sum(max(0.0, a - b) for a, b in zip(acc, acc[1:])))
+
+
 def _checked_schedule(text):
     cli.lr_schedule(text)  # refused here in one line rather than by every run
     return text
@@ -183,22 +191,24 @@ def main(argv=None):
         unlabeled = sorted({m['split']['unlabeled'] for m in ms})
         curves.setdefault(labels, []).append(('{} {}{}'.format(
             model, method, '' if n_unl is None else ', {} unlabelled'.format(unlabeled[0])), runs))
+        drops = [validation_drops(run) for run in runs]
         keys = ('test_accuracy', 'test_errors', 'validation_accuracy', 'wall_time_s', 'iterations',
                 'test_accuracy_averaged', 'split')
         raw['{}/l{}/k{}{}'.format(model, labels, k, '' if n_unl is None else '/u{}'.format(n_unl))] = [
-            dict({key: m[key] for key in keys if key in m}, seed=seed) for seed, m in zip(seeds, ms)]
+            dict({key: m[key] for key in keys if key in m}, seed=seed, validation_drops=d)
+            for seed, m, d in zip(seeds, ms, drops)]
         averaged = [100 * m['test_accuracy_averaged'] for m in ms if 'test_accuracy_averaged' in m]
         run_walls += [m['wall_time_s'] for m in ms]
         scored = [m['sample_scores'] for m in ms if 'sample_scores' in m]
         sample_cols = '{} | {}'.format(mean_std([sc['fid'] for sc in scored], '{:.1f}'),
                                        mean_std([sc['inception_score'] for sc in scored], '{:.2f}')) \
             if scored else '– | –'
-        rows.append(('| {} | {} | {} | {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
+        rows.append(('| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | ' + sample_cols + ' | {:.0f} | {} |').format(
             labels, '/'.join(map(str, unlabeled)), model, method,
             mean_std([100 * m['test_accuracy'] for m in ms], '{:.2f}'),
             mean_std(averaged, '{:.2f}') if averaged else '–',
             mean_std([m['test_errors'] for m in ms], '{:.0f}'),
-            mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'),
+            mean_std([100 * m['validation_accuracy'] for m in ms], '{:.2f}'), mean_std(drops, '{:.1f}'),
             ', '.join('{:.2f}'.format(100 * m['test_accuracy']) for m in ms),
             numpy.mean([m['wall_time_s'] for m in ms]), len(ms)))
     require_finished(rows, args.runs_dir)
@@ -236,7 +246,7 @@ def main(argv=None):
         rows='\n'.join(rows), example=example,
         schedule='' if not args.lr_schedule else '\nEvery run here overrides its model\'s learning rate with '
         '`--lr-schedule {}` (epoch:Adam α).'.format(args.lr_schedule), epochs=args.epochs, ipe=args.iterations_per_epoch,
-        iters=args.epochs * args.iterations_per_epoch,
+        iters=args.epochs * args.iterations_per_epoch, eval_every=args.eval_every,
         figure='![validation accuracy]({})'.format(os.path.basename(figure)) if figure else '',
         trend='' if not trends else TREND.format(lines='\n'.join(trends)),
         split='{} validation digits, the other training digits labelled or unlabelled{}'.format(
@@ -290,11 +300,13 @@ lr 3e-3, unsupervised D loss halved).  Both: generator trained by feature matchi
 Sample FID / IS (with `--score`): 10,000 generator samples in the feature space of the repository's MNIST
 classifier (`results/mnist_metrics.md` has the scores of real digits for comparison) — lower FID,
 higher IS is better; they measure the *generator*, which feature matching does not optimise for looks.
+Validation falls: the validation accuracy's decreases from one evaluation (every {eval_every} iterations) to the
+next, summed over the run (0: a curve that never falls; the unrolled post's "smoother curve" as a number).
 
 One run, for example: `{example}`
 
-| labels | unlabelled digits | model | method | test accuracy % | averaged D test % | test errors / 10,000 | validation % | per seed | sample FID | sample IS | wall s / run | seeds |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| labels | unlabelled digits | model | method | test accuracy % | averaged D test % | test errors / 10,000 | validation % | validation falls, points | per seed | sample FID | sample IS | wall s / run | seeds |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
 {figure}

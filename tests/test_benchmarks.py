@@ -165,8 +165,12 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
                 '| 20 | {} | paper | unrolled K=2 |'):
         assert row.format(n_unl) in text, row
     plain_row = [line for line in text.splitlines() if line.startswith('| 20 | {} | paper | plain |'.format(n_unl))][0]
-    assert '– | –' not in plain_row and len(plain_row.split('|')) == 15  # FID and IS columns filled
+    assert '– | –' not in plain_row and len(plain_row.split('|')) == 16  # FID and IS columns filled
     assert plain_row.split('|')[6].strip() != '–'  # the averaged D's accuracy
+    acc = [e['validation/accuracy'] for e in json.load(open(str(tmp_path / 'runs' / 'paper_l20_k0_s0' / 'log')))
+           if 'validation/accuracy' in e]
+    assert len(acc) == 2  # --eval-every 1 over 2 iterations
+    assert plain_row.split('|')[9].strip() == '{:.1f}'.format(100 * max(0.0, acc[0] - acc[1]))  # one seed: no sd
     assert os.path.isfile(str(tmp_path / 'mnist_ssl_curves.png')) and 'mnist_ssl_curves.png' in text
     assert os.path.isfile(str(tmp_path / 'runs' / 'paper_l20_k2_s0' / 'metrics.json'))
     with open(report, 'a') as f:
@@ -176,6 +180,15 @@ def test_mnist_ssl_benchmark_tiny(tmp_path):
     mnist_ssl_benchmark.main(argv + ['--no-run', '--seeds', '0', '1'])  # seed 1 missing: tabulated as it is
     assert not os.path.exists(str(tmp_path / 'runs' / 'l20_k0_s1'))
     assert '| 20 | {} | paper | plain |'.format(n_unl) in open(report).read()
+
+
+def test_validation_drops_sums_the_falls_of_the_validation_curve(tmp_path):
+    log = [{'iteration': 1, 'dis/loss': 1.0}] + [{'iteration': i, 'validation/accuracy': a} for i, a in
+                                                 enumerate([0.5, 0.6, 0.55, 0.7, 0.64, 0.64, 0.9], 2)]
+    json.dump(log, open(str(tmp_path / 'log'), 'w'))
+    assert mnist_ssl_benchmark.validation_drops(str(tmp_path)) == pytest.approx(5.0 + 6.0)
+    json.dump([{'validation/accuracy': a} for a in (0.1, 0.2, 0.2)], open(str(tmp_path / 'log'), 'w'))
+    assert mnist_ssl_benchmark.validation_drops(str(tmp_path)) == 0.0
 
 
 def test_mnist_ssl_benchmark_snapshots_and_an_interrupted_run_resumes(tmp_path):
