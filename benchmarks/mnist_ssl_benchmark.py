@@ -256,7 +256,8 @@ def main(argv=None):
 
 
 def plot_curves(curves, path):
-    """One panel per label count: validation accuracy against iterations, mean over seeds, one line per row."""
+    """One panel per label count: validation accuracy against iterations, one thick line per row (the mean over its
+    seeds) and a thin one per seed in the same colour."""
     if not curves:
         return None
     import matplotlib
@@ -264,16 +265,21 @@ def plot_curves(curves, path):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.6), squeeze=False)
     for ax, labels in zip(axes[0], sorted(curves)):
-        for name, runs in curves[labels]:
+        for i, (name, runs) in enumerate(curves[labels]):
             logs = [[(e['iteration'], e['validation/accuracy']) for e in json.load(open(os.path.join(r, 'log')))
                      if 'validation/accuracy' in e] for r in runs]
             n = min(len(log) for log in logs)
             xs = [x for x, _ in logs[0][:n]]
             ys = numpy.mean([[y for _, y in log[:n]] for log in logs], axis=0)
-            ax.plot(xs, 100 * ys, label='{} ({} seed{})'.format(name, len(runs), 's' if len(runs) > 1 else ''))
+            color = 'C{}'.format(i % 10)
+            if len(runs) > 1:
+                for log in logs:
+                    ax.plot([x for x, _ in log], [100 * y for _, y in log], color=color, lw=0.7, alpha=0.35)
+            ax.plot(xs, 100 * ys, color=color, lw=1.8,
+                    label='{} ({} seed{})'.format(name, len(runs), 's' if len(runs) > 1 else ''))
         ax.set_title('{} labels'.format(labels))
         ax.set_xlabel('iteration')
-        ax.set_ylabel('validation accuracy % (mean over seeds)')
+        ax.set_ylabel('validation accuracy % (thick: mean over seeds; thin: each seed)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

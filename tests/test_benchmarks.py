@@ -191,6 +191,28 @@ def test_validation_drops_sums_the_falls_of_the_validation_curve(tmp_path):
     assert mnist_ssl_benchmark.validation_drops(str(tmp_path)) == 0.0
 
 
+def test_mnist_ssl_curves_draw_each_seed_thin_and_the_mean_thick(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    runs = []
+    for seed, acc in enumerate(([0.5, 0.7, 0.6], [0.3, 0.5, 0.8, 0.9])):  # the longer seed is cut for the mean
+        run = tmp_path / 's{}'.format(seed)
+        run.mkdir()
+        json.dump([{'iteration': 10 * (i + 1), 'validation/accuracy': a} for i, a in enumerate(acc)] +
+                  [{'iteration': 99, 'dis/loss': 1.0}], open(str(run / 'log'), 'w'))
+        runs.append(str(run))
+    drawn = []
+    monkeypatch.setattr(plt, 'close', lambda fig: drawn.append(fig))
+    path = str(tmp_path / 'c.png')
+    assert mnist_ssl_benchmark.plot_curves({20: [('post plain', runs)], 10: [('one', runs[:1])]}, path) == path
+    ten, twenty = drawn[0].axes
+    lines = [(list(line.get_xdata()), list(line.get_ydata()), line.get_color(), line.get_label()) for line in twenty.lines]
+    assert lines[0][:3] == ([10, 20, 30], [50.0, 70.0, 60.0], 'C0') and lines[1][:3] == ([10, 20, 30, 40], [30.0, 50.0, 80.0, 90.0], 'C0')
+    assert lines[2][0] == [10, 20, 30] and numpy.allclose(lines[2][1], [40.0, 60.0, 70.0]) and lines[2][3] == 'post plain (2 seeds)'
+    assert twenty.lines[2].get_linewidth() > twenty.lines[0].get_linewidth()
+    assert [line.get_label() for line in ten.lines] == ['one (1 seed)']  # one seed: its line only, no thin copy
+    assert twenty.get_title() == '20 labels' and os.path.isfile(path)
+
+
 def test_mnist_ssl_benchmark_snapshots_and_an_interrupted_run_resumes(tmp_path):
     data = make_tiny_mnist(str(tmp_path / 'data'), n_train=400)
     runs = tmp_path / 'runs'
