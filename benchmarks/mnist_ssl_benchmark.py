@@ -279,11 +279,13 @@ def plot_curves(curves, path):
                     label='{} ({} seed{})'.format(name, len(runs), 's' if len(runs) > 1 else ''))
         ax.set_title('{} labels'.format(labels))
         ax.set_xlabel('iteration')
-        ax.set_ylabel('validation accuracy % (thick: mean over seeds; thin: each seed)')
+        ax.set_ylabel('validation accuracy %')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    if any(len(runs) > 1 for rows in curves.values() for _, runs in rows):
+        fig.suptitle('validation accuracy during training: thick, the mean over seeds; thin, each seed', fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches='tight')
     plt.close(fig)
     return path
 

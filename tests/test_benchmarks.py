@@ -210,7 +210,7 @@ def test_mnist_ssl_curves_draw_each_seed_thin_and_the_mean_thick(tmp_path, monke
     assert lines[2][0] == [10, 20, 30] and numpy.allclose(lines[2][1], [40.0, 60.0, 70.0]) and lines[2][3] == 'post plain (2 seeds)'
     assert twenty.lines[2].get_linewidth() > twenty.lines[0].get_linewidth()
     assert [line.get_label() for line in ten.lines] == ['one (1 seed)']  # one seed: its line only, no thin copy
-    assert twenty.get_title() == '20 labels' and os.path.isfile(path)
+    assert twenty.get_title() == '20 labels' and 'thin, each seed' in drawn[0]._suptitle.get_text() and os.path.isfile(path)
 
 
 def test_mnist_ssl_benchmark_snapshots_and_an_interrupted_run_resumes(tmp_path):
