@@ -4,12 +4,13 @@ A seeded run is bit-exact on one machine, but not across machines: OpenBLAS pick
 finds (``DYNAMIC_ARCH``: e.g. ``SkylakeX`` with AVX-512, ``Zen`` or ``Haswell`` with AVX2), NumPy picks its SIMD
 loops the same way, and training amplifies the last-bit differences.  So every run folder records this next to its
 configuration (``results/mog_full.md`` shows a seed that ends differently on another CPU)."""
-import ctypes
 import os
 import platform
 import sys
 
-THREAD_VARIABLES = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_CORETYPE')
+from ganlib.blas_kernel import MARKER, openblas  # noqa: F401  (openblas: part of this module's API)
+
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_CORETYPE', MARKER)
 
 
 def cpu_model():
@@ -22,29 +23,6 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def openblas():
-    """OpenBLAS's build and the kernel it chose at run time (e.g. ``'OpenBLAS 0.3.23.dev … Zen'``), read from the
-    library NumPy has loaded; None where NumPy uses another BLAS or the library cannot be asked."""
-    import numpy  # noqa: F401  (loads the BLAS)
-    try:
-        with open('/proc/self/maps') as f:
-            paths = sorted({line.split()[-1] for line in f if 'openblas' in line.lower() and '/' in line})
-    except OSError:
-        return None
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ('openblas_get_{}64_', 'scipy_openblas_get_{}64_', 'openblas_get_{}', 'scipy_openblas_get_{}'):
-            config = getattr(lib, name.format('config'), None)
-            core = getattr(lib, name.format('corename'), None)
-            if config is not None and core is not None:
-                config.restype = core.restype = ctypes.c_char_p
-                return {'config': config().decode().strip(), 'core': core().decode().strip()}
-    return None
 
 
 def simd():

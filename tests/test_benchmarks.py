@@ -942,6 +942,34 @@ def test_speed_benchmark_without_pytorch(tmp_path):
     assert 'Machine: {} ({} cores, '.format(machine.cpu_model(), os.cpu_count()) in text  # with its BLAS kernel
     runs = json.load(open(str(tmp_path / 'speed_runs.json')))
     assert runs['raw']['mog-plain']['after'][0]['median'] > 0
+    core = (machine.openblas() or {}).get('core')
+    if core:  # the worker says which kernel it ran, and the report names it
+        assert runs['raw']['mog-plain']['after'][0]['blas'] == core
+        assert 'OpenBLAS kernels the Chainer processes ran: after {}.'.format(core) in text
+
+
+def test_speed_kernels_line_and_children_choose_their_own_kernel(monkeypatch):
+    """Each column's kernels as its workers reported them; a worker's environment does not carry the kernel
+    ganlib chose for the parent (an older checkout decides for itself), but keeps one the user set."""
+    from benchmarks import speed
+    from ganlib import blas_kernel
+    raw = {'mog-plain': {'after': [dict(median=1, blas='Cooperlake')], 'before': [dict(median=2, blas='Prescott')],
+                         'torch': [dict(median=1)]},
+           'ssl-post': {'after': [dict(median=1, blas='Cooperlake')], 'before': [dict(error='x')], 'torch': []}}
+    line = speed.kernels(raw, [('after', '.'), ('before', '/old')])
+    assert line == ' OpenBLAS kernels the Chainer processes ran: after Cooperlake, before Prescott.'
+    assert speed.kernels({'mog-plain': {'after': [dict(median=1)]}}, [('after', '.')]) == ''
+    seen = []
+    monkeypatch.setattr(speed.subprocess, 'run', lambda cmd, env, **kw: seen.append(env) or
+                        type('P', (), dict(returncode=0, stdout='{"median": 1}', stderr=''))())
+    monkeypatch.setenv('OPENBLAS_CORETYPE', 'Haswell')
+    monkeypatch.setenv(blas_kernel.MARKER, 'Haswell')
+    assert speed.measure(['x']) == {'median': 1}
+    assert 'OPENBLAS_CORETYPE' not in seen[-1] and blas_kernel.MARKER not in seen[-1]
+    assert seen[-1]['OPENBLAS_NUM_THREADS'] == '1'
+    monkeypatch.delenv(blas_kernel.MARKER)
+    speed.measure(['x'])
+    assert seen[-1]['OPENBLAS_CORETYPE'] == 'Haswell'
 
 
 def test_speed_benchmark_shares(tmp_path, monkeypatch):
