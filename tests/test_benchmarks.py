@@ -1205,3 +1205,20 @@ def test_benchmark_negative_seed_is_one_line_before_any_run(module, tmp_path, ca
     lines = capsys.readouterr().err.strip().splitlines()
     assert caught.value.code == 2 and len(lines) == 1 and '--seeds' in lines[0], lines
     assert not os.listdir(str(tmp_path))
+
+
+@pytest.mark.parametrize('flags, said', [
+    (['--data-dir', '/nonexistent/mnist'], '--data-dir: no such folder'),
+    (['--baseline-root', '/nonexistent/checkout'], '--baseline-root: no such folder'),
+    (['--torch-python', '/nonexistent/python'], '--torch-python: not an executable'),
+    (['--rounds', '0'], 'expected a positive integer'),
+])
+def test_speed_bad_input_is_one_line(tmp_path, flags, said):
+    """speed.py: a missing data folder or baseline checkout, a Python that is not there, a bad count: one line on
+    stderr, exit 2, before anything is measured; no report is written."""
+    from tests.test_anime import run_cli
+    data = make_tiny_mnist(str(tmp_path / 'data'))
+    argv = ['--data-dir', data, '--report', str(tmp_path / 'speed.md')]
+    out = run_cli('benchmarks/speed.py', *(argv + flags))
+    assert out.returncode == 2 and said in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert 'Traceback' not in out.stderr and not os.path.exists(str(tmp_path / 'speed.md'))
